@@ -1,0 +1,45 @@
+"""marketing_core: the Rust core of a marketing-data ELT pipeline.
+
+Synthetic data for the six marketing datasets (deterministic, with fault injection),
+data-quality validation and idempotent upload to S3, for Airflow DAGs, notebooks and CI.
+"""
+
+from __future__ import annotations
+
+from ._core import __version__
+from .exceptions import (
+    CancelledError,
+    FileError,
+    InternalError,
+    InvalidArgumentError,
+    MarketingCoreError,
+)
+from .generation import (
+    DATASETS,
+    DEFAULT_SEED,
+    DEFECT_KINDS,
+    DayResult,
+    GenerateResult,
+    generate,
+    generate_day,
+    generate_table,
+)
+
+__all__ = [
+    "__version__",
+    # generation
+    "DATASETS",
+    "DEFAULT_SEED",
+    "DEFECT_KINDS",
+    "DayResult",
+    "GenerateResult",
+    "generate",
+    "generate_day",
+    "generate_table",
+    # errors
+    "MarketingCoreError",
+    "InvalidArgumentError",
+    "FileError",
+    "CancelledError",
+    "InternalError",
+]

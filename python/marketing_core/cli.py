@@ -1,0 +1,162 @@
+"""The ``marketing-core`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from . import generation
+from .exceptions import MarketingCoreError
+
+console = Console()
+if not console.is_terminal:
+    # Logs and CI captures: wide enough that the summary tables do not wrap.
+    console = Console(width=120)
+
+
+def parse_defects(text: str | None) -> dict[str, float] | None:
+    """``null_key=0.01,bad_email=0.02`` or a JSON object."""
+    if not text:
+        return None
+    text = text.strip()
+    if text.startswith("{"):
+        return {str(k): float(v) for k, v in json.loads(text).items()}
+    rates: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"--defects: expected KIND=RATE, got {part!r}")
+        rates[name.strip()] = float(value)
+    return rates
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<18}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def generate_with_progress(args: argparse.Namespace) -> generation.DayResult:
+    datasets = [args.dataset] if args.dataset else None
+    formats = {args.dataset or d: args.format for d in generation.DATASETS} if args.format else None
+    tasks: dict[str, int] = {}
+    with _progress() as bar:
+
+        def report(dataset: str, done: int, total: int) -> None:
+            if dataset not in tasks:
+                tasks[dataset] = bar.add_task(dataset, total=total)
+            bar.update(tasks[dataset], completed=done)
+
+        return generation.generate_day(
+            args.ds,
+            args.out,
+            scale_factor=args.scale,
+            seed=args.seed,
+            formats=formats,
+            datasets=datasets,
+            force=args.force,
+            defects=parse_defects(args.defects),
+            progress=report,
+        )
+
+
+def print_generation_summary(day: generation.DayResult) -> None:
+    table = Table(title=f"Generated ds={day.ds} into {day.out_dir}")
+    for col in ("dataset", "file", "rows", "size", "seconds", "status", "injected defects"):
+        numeric = col in {"rows", "size", "seconds"}
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=col != "injected defects")
+    for r in day:
+        defects = ", ".join(f"{k}={v}" for k, v in r.defect_counts.items()) or "-"
+        table.add_row(
+            r.dataset,
+            r.path.rsplit("/", 1)[-1],
+            f"{r.rows:,}",
+            _human_bytes(r.bytes),
+            f"{r.seconds:.2f}",
+            "skipped" if r.skipped else "written",
+            defects,
+        )
+    console.print(table)
+    written = [r for r in day if not r.skipped]
+    seconds = sum(r.seconds for r in written)
+    rate = sum(r.rows for r in written) / seconds if seconds > 0 else 0
+    console.print(
+        f"{day.rows:,} rows, {_human_bytes(day.bytes)}"
+        + (f"; {rate:,.0f} rows/s" if written else "; nothing to do")
+    )
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    day = generate_with_progress(args)
+    print_generation_summary(day)
+    return 0
+
+
+def cmd_pipeline(args: argparse.Namespace) -> int:
+    console.rule(f"marketing pipeline, ds={args.ds}")
+    day = generate_with_progress(args)
+    print_generation_summary(day)
+    return 0
+
+
+def _add_generation_args(p: argparse.ArgumentParser, *, out_default: str | None) -> None:
+    p.add_argument("--ds", default="2025-05-25", help="day to generate (YYYY-MM-DD)")
+    p.add_argument("--scale", type=float, default=1.0, help="scale factor (> 0)")
+    p.add_argument("--seed", type=int, default=generation.DEFAULT_SEED)
+    p.add_argument("--out", default=out_default, required=out_default is None, help="output directory")
+    p.add_argument("--dataset", choices=generation.DATASETS, help="only this dataset")
+    p.add_argument("--format", choices=("csv", "json", "parquet"), help="file format override")
+    p.add_argument("--defects", help="inject defects: KIND=RATE,... or a JSON object")
+    p.add_argument("--force", action="store_true", help="regenerate even when unchanged")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marketing-core", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("generate", help="generate one day of the marketing datasets")
+    _add_generation_args(g, out_default=None)
+    g.set_defaults(func=cmd_generate)
+    p = sub.add_parser("pipeline", help="run the pipeline for one day on the embedded defaults")
+    _add_generation_args(p, out_default="data")
+    p.set_defaults(func=cmd_pipeline)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (MarketingCoreError, argparse.ArgumentTypeError, ValueError) as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+//! marketing_core: the Rust core of the marketing-data ELT pipeline.
+//!
+//! Plain Rust modules (`datasets`, `generate`, `io`) testable with `cargo test`; the
+//! Python extension `marketing_core._core` lives in `python/` behind the `python` feature.
+
+pub mod datasets;
+pub mod generate;
+pub mod io;
+
+#[cfg(feature = "python")]
+mod python;
+
+#[cfg(feature = "python")]
+use pyo3::prelude::*;
+
+#[cfg(feature = "python")]
+#[pymodule]
+#[pyo3(name = "_core")]
+fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    python::register(m)
+}

@@ -1,0 +1,152 @@
+//! Bindings for the generator: argument parsing, GIL release, results.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+use pyo3_arrow::PyTable;
+
+use super::errors::detach_catching;
+use crate::datasets::{check_scale, parse_ds, Dataset, FileFormat};
+use crate::generate::{write_dataset, generate_batches, DayParams, DefectRates, GenerateError, GenerateSummary};
+
+/// What `generate` did for one dataset.
+#[pyclass(frozen, get_all, module = "marketing_core._core")]
+pub struct GenerateResult {
+    pub dataset: String,
+    pub ds: String,
+    pub path: String,
+    pub format: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub seconds: f64,
+    pub skipped: bool,
+    pub defects_path: Option<String>,
+    pub defect_counts: BTreeMap<String, u64>,
+}
+
+#[pymethods]
+impl GenerateResult {
+    fn __repr__(&self) -> String {
+        format!(
+            "GenerateResult(dataset={:?}, ds={:?}, path={:?}, rows={}, bytes={}, seconds={:.3}, skipped={})",
+            self.dataset, self.ds, self.path, self.rows, self.bytes, self.seconds, self.skipped
+        )
+    }
+}
+
+impl From<GenerateSummary> for GenerateResult {
+    fn from(s: GenerateSummary) -> Self {
+        GenerateResult {
+            dataset: s.dataset.to_string(),
+            ds: s.ds,
+            path: s.path.to_string_lossy().into_owned(),
+            format: s.format.to_string(),
+            rows: s.rows,
+            bytes: s.bytes,
+            seconds: s.seconds,
+            skipped: s.skipped,
+            defects_path: s.defects_path.map(|p| p.to_string_lossy().into_owned()),
+            defect_counts: s.defect_counts.into_iter().map(|(k, v)| (k.name().to_string(), v)).collect(),
+        }
+    }
+}
+
+fn day_params(
+    ds: &str,
+    scale_factor: f64,
+    seed: u64,
+    defects: Option<BTreeMap<String, f64>>,
+) -> Result<DayParams, GenerateError> {
+    let defects = DefectRates::parse(defects.iter().flatten().map(|(k, v)| (k.as_str(), *v)))?;
+    Ok(DayParams { seed, ds: parse_ds(ds)?, scale_factor: check_scale(scale_factor)?, defects })
+}
+
+/// Writes one dataset for one day; see `marketing_core.generate`.
+#[pyfunction]
+#[pyo3(signature = (dataset, ds, out_dir, *, scale_factor=1.0, seed=42, format=None, force=false, defects=None, progress=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn generate(
+    py: Python<'_>,
+    dataset: &str,
+    ds: &str,
+    out_dir: PathBuf,
+    scale_factor: f64,
+    seed: u64,
+    format: Option<&str>,
+    force: bool,
+    defects: Option<BTreeMap<String, f64>>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<GenerateResult> {
+    let dataset: Dataset = dataset.parse()?;
+    let format: Option<FileFormat> = format.map(str::parse).transpose()?;
+    let params = day_params(ds, scale_factor, seed, defects)?;
+    // A progress callback that raises (or Ctrl-C) cancels the run; the error is re-raised.
+    let mut callback_error: Option<PyErr> = None;
+    let summary = {
+        let callback_error = &mut callback_error;
+        let mut report = |done: u64, total: u64| -> bool {
+            Python::attach(|py| {
+                if let Err(e) = py.check_signals() {
+                    *callback_error = Some(e);
+                    return false;
+                }
+                if let Some(cb) = &progress {
+                    if let Err(e) = cb.call1(py, (done, total)) {
+                        *callback_error = Some(e);
+                        return false;
+                    }
+                }
+                true
+            })
+        };
+        detach_catching(py, "generate", move || {
+            write_dataset(dataset, &params, &out_dir, format, force, &mut report)
+        })
+    };
+    match (summary, callback_error) {
+        (Err(_), Some(e)) => Err(e),
+        (result, _) => result.map(Into::into),
+    }
+}
+
+/// One dataset for one day as a pyarrow.Table (handed over through the Arrow C stream
+/// interface, without copying).
+#[pyfunction]
+#[pyo3(signature = (dataset, ds, *, scale_factor=1.0, seed=42, defects=None))]
+pub fn generate_table<'py>(
+    py: Python<'py>,
+    dataset: &str,
+    ds: &str,
+    scale_factor: f64,
+    seed: u64,
+    defects: Option<BTreeMap<String, f64>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let dataset: Dataset = dataset.parse()?;
+    let params = day_params(ds, scale_factor, seed, defects)?;
+    let (schema, batches, _) =
+        detach_catching(py, "generate_table", move || generate_batches(dataset, &params))?;
+    PyTable::try_new(batches, schema)?.into_pyarrow(py)
+}
+
+/// Dataset names in dependency order.
+#[pyfunction]
+pub fn dataset_names() -> Vec<&'static str> {
+    Dataset::names()
+}
+
+/// Properties of a dataset: key column, default format, rows at scale 1, file name.
+#[pyfunction]
+pub fn dataset_info(dataset: &str, ds: &str, scale_factor: f64) -> PyResult<BTreeMap<&'static str, String>> {
+    let d: Dataset = dataset.parse()?;
+    let day = parse_ds(ds)?;
+    let scale = check_scale(scale_factor)?;
+    Ok(BTreeMap::from([
+        ("name", d.name().to_string()),
+        ("key_column", d.key_column().to_string()),
+        ("default_format", d.default_format().to_string()),
+        ("rows", d.rows(scale).to_string()),
+        ("file_name", d.file_name(day, d.default_format())),
+        ("is_dimension", d.is_dimension().to_string()),
+    ]))
+}

@@ -1,0 +1,16 @@
+//! The thin binding layer: argument parsing, GIL release and error mapping only.
+
+mod errors;
+mod generate;
+
+use pyo3::prelude::*;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<generate::GenerateResult>()?;
+    m.add_function(wrap_pyfunction!(generate::generate, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::generate_table, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::dataset_names, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::dataset_info, m)?)?;
+    Ok(())
+}
