@@ -147,7 +147,7 @@ pub const REFERRER_URLS: &[&str] = &[
     "https://www.linkedin.com/", "https://twitter.com/", "https://www.facebook.com/",
     "https://news.ycombinator.com/", "https://www.reddit.com/", "https://mail.google.com/",
     "https://outlook.live.com/", "https://www.g2.com/", "https://www.capterra.com/",
-    "https://www.youtube.com/", "https://medium.com/", "",
+    "https://www.youtube.com/", "https://medium.com/", "https://www.producthunt.com/",
 ];
 
 pub const REFERRER_DOMAINS: &[(f64, &str)] = &[

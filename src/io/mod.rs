@@ -15,6 +15,8 @@ use thiserror::Error;
 
 use crate::datasets::FileFormat;
 
+pub mod text;
+
 /// Reading or writing a local file failed. Maps to `FileError` (an `OSError`) in Python.
 #[derive(Debug, Error)]
 pub enum IoError {
@@ -48,6 +50,14 @@ pub fn encode_text(
         format,
         message: e.to_string(),
     };
+    let fast = match format {
+        FileFormat::Csv => text::encode_csv(batch, with_header),
+        FileFormat::Json => text::encode_json_lines(batch),
+        FileFormat::Parquet => None,
+    };
+    if let Some(bytes) = fast {
+        return Ok(bytes);
+    }
     match format {
         FileFormat::Csv => {
             let mut w = arrow::csv::WriterBuilder::new()
@@ -222,6 +232,16 @@ mod tests {
         let text = encode_text(FileFormat::Json, &batch(), false, Path::new("x.json")).unwrap();
         let text = String::from_utf8(text).unwrap();
         assert_eq!(text, "{\"id\":\"a\",\"n\":1}\n{\"id\":null,\"n\":2}\n");
+    }
+
+    #[test]
+    fn other_column_types_fall_back_to_arrows_writers() {
+        let schema = Arc::new(Schema::new(vec![Field::new("u", DataType::UInt8, true)]));
+        let b = RecordBatch::try_new(schema, vec![Arc::new(arrow::array::UInt8Array::from(vec![7u8]))]).unwrap();
+        let csv = encode_text(FileFormat::Csv, &b, true, Path::new("x.csv")).unwrap();
+        assert_eq!(String::from_utf8(csv).unwrap(), "u\n7\n");
+        let json = encode_text(FileFormat::Json, &b, false, Path::new("x.json")).unwrap();
+        assert_eq!(String::from_utf8(json).unwrap(), "{\"u\":7}\n");
     }
 
     #[test]
