@@ -271,7 +271,7 @@ def test_snowflake_target_parses_offline(tmp_path):
     env = {**os.environ, **SNOWFLAKE_ENV, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     project = str(warehouse.project_dir())
     proc = subprocess.run(
-        [sys.executable, "-m", "dbt.cli.main", "parse", "--project-dir", project, "--profiles-dir", project,
+        [os.path.join(os.path.dirname(sys.executable), "dbt"), "parse", "--project-dir", project, "--profiles-dir", project,
          "--target", "snowflake", "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
         env=env, capture_output=True, text=True, timeout=300,
     )
