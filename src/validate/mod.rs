@@ -208,12 +208,10 @@ fn plan(contract: &Contract, input: &Input, opts: &ValidateOptions, rows_in: u64
     let mut plan = Vec::new();
     plan.push(Planned::new("parse", None, String::new(), Severity::Error, 0.0, Kind::Parse));
     let present = |name: &str| input.input_columns.iter().any(|n| n == name);
-    if !input.has_columns {
-        let mut p = Planned::new("schema", None, "header".into(), Severity::Error, 0.0, Kind::FileLevel(rows_in == 0));
+    if input.missing_header {
+        let mut p = Planned::new("schema", None, "header".into(), Severity::Error, 0.0, Kind::FileLevel(true));
         p.message = Some("the file has no header or columns".into());
-        if rows_in == 0 && input.input_columns.is_empty() && input.unparsed.is_empty() {
-            plan.push(p);
-        }
+        plan.push(p);
     }
     let has_columns = input.has_columns;
     for c in &contract.columns {
@@ -233,7 +231,7 @@ fn plan(contract: &Contract, input: &Input, opts: &ValidateOptions, rows_in: u64
     }
     let order: Vec<&str> = input.input_columns.iter().map(String::as_str).filter(|n| contract.column_index(n).is_some()).collect();
     let expected: Vec<&str> = contract.columns.iter().map(|c| c.name.as_str()).filter(|n| order.contains(n)).collect();
-    if order != expected {
+    if input.has_columns && order != expected {
         let mut p = Planned::new("schema", None, "order".into(), Severity::Warn, 0.0, Kind::FileLevel(true));
         p.message = Some(format!("columns are reordered: found {}", order.join(", ")));
         plan.push(p);
