@@ -11,6 +11,7 @@ pub mod patterns;
 pub mod read;
 pub mod report;
 pub mod rule;
+pub mod write;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -471,19 +472,10 @@ fn run(
     // Outputs.
     let out_format = opts.output_format.or(format).unwrap_or(FileFormat::Parquet);
     if let Some(p) = &opts.valid_out {
-        let mut sink = FileSink::create(p, out_format, schema.clone())?;
-        if valid_batches.is_empty() {
-            sink.write_batch(&RecordBatch::new_empty(schema.clone()))?;
-        }
-        for b in &valid_batches {
-            sink.write_batch(b)?;
-        }
-        sink.commit()?;
+        write_output(p, out_format, schema.clone(), &valid_batches)?;
     }
     if let Some(p) = &opts.quarantine_out {
-        let mut sink = FileSink::create(p, out_format, quarantine.schema())?;
-        sink.write_batch(&quarantine)?;
-        sink.commit()?;
+        write_output(p, out_format, quarantine.schema(), std::slice::from_ref(&quarantine))?;
     }
 
     // The report.
@@ -584,6 +576,21 @@ fn run(
         valid: opts.collect.then_some((schema, valid_batches)),
         quarantine: opts.collect.then_some(quarantine),
     })
+}
+
+fn write_output(path: &Path, format: FileFormat, schema: SchemaRef, batches: &[RecordBatch]) -> Result<(), IoError> {
+    if format == FileFormat::Parquet {
+        return write::write_parquet(path, schema, batches).map(|_| ());
+    }
+    let mut sink = FileSink::create(path, format, schema.clone())?;
+    if batches.iter().all(|b| b.num_rows() == 0) {
+        // A header-only CSV (an empty JSON Lines file) for an empty result.
+        sink.write_batch(&RecordBatch::new_empty(schema))?;
+    }
+    for b in batches.iter().filter(|b| b.num_rows() > 0) {
+        sink.write_batch(b)?;
+    }
+    sink.commit().map(|_| ())
 }
 
 struct QuarantineBuilder {
