@@ -60,9 +60,10 @@ def run_pandas(path: str, out: str) -> tuple[int, int]:
     df = df[COLUMNS]
     checks: dict[str, pd.Series] = {}
     # Schema: cast, an uncastable value is a failure.
-    signup = pd.to_datetime(df["signup_date"], errors="coerce", format="mixed") if df["signup_date"].dtype == object else df["signup_date"]
+    is_text = pd.api.types.is_string_dtype
+    signup = pd.to_datetime(df["signup_date"], errors="coerce", format="ISO8601") if is_text(df["signup_date"]) else df["signup_date"]
     checks["type:signup_date"] = signup.isna() & df["signup_date"].notna()
-    if df["opted_in"].dtype == object:
+    if is_text(df["opted_in"]):
         opted = df["opted_in"].str.lower().map({"true": True, "false": False})
         checks["type:opted_in"] = opted.isna() & df["opted_in"].notna()
     for c in COLUMNS:

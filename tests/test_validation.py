@@ -220,8 +220,11 @@ def test_a_truncated_parquet_file_is_a_clear_error(tmp_path):
     path = tmp_path / f"contacts_{DS}.parquet"
     data = pathlib.Path(src.path).read_bytes()
     path.write_bytes(data[: len(data) // 3])
-    with pytest.raises(mc.ValidationError, match=rf"cannot read {path}: not a readable Parquet file"):
+    with pytest.raises(mc.ValidationError) as err:
         mc.validate(path)
+    assert str(err.value).startswith(
+        f"cannot read {path}: not a readable Parquet file: the footer at byte {len(data) // 3} (end of file) is invalid"
+    )
     with pytest.raises(mc.ValidationError, match="no such file"):
         mc.validate(tmp_path / f"contacts_{DS}.csv")
 

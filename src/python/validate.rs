@@ -136,6 +136,7 @@ impl From<ValidateError> for PyErr {
             e @ ValidateError::Unreadable { .. } => ValidationError::new_err(e.to_string()),
             ValidateError::Argument(e) => e.into(),
             ValidateError::Io(e) => FileError::new_err(super::errors::full_message(&e)),
+            e @ ValidateError::Internal(_) => super::errors::InternalError::new_err(e.to_string()),
         }
     }
 }

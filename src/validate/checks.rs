@@ -161,6 +161,9 @@ fn all_failed(input: &ArrayRef, ty: ColumnType) -> (ArrayRef, Vec<u32>) {
 /// Rows that are null in the input (a value that failed to cast is a type failure, not a
 /// null).
 pub fn not_null(typed: &ArrayRef, type_failed: &[u32]) -> Vec<u32> {
+    if typed.null_count() == 0 {
+        return Vec::new();
+    }
     match typed.logical_nulls() {
         None => Vec::new(),
         Some(nulls) => nulls

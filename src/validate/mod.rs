@@ -48,6 +48,9 @@ pub enum ValidateError {
     Argument(#[from] ArgumentError),
     #[error(transparent)]
     Io(#[from] IoError),
+    /// A broken invariant (a bug). Maps to `InternalError`.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 /// Where a foreign key's reference keys come from.
@@ -110,6 +113,7 @@ pub fn validate_path(path: &Path, contract: &Contract, opts: &ValidateOptions) -
         return Err(ValidateError::Unreadable { path: path.to_path_buf(), message: "no such file".into() });
     }
     let input = read_input(path, format, contract)?;
+    trace("read", started);
     run(input, contract, opts, &path.to_string_lossy(), Some(format), started)
 }
 
@@ -402,6 +406,7 @@ fn run(
     let chunks = &input.chunks;
 
     let typed: Vec<Typed> = chunks.par_iter().map(|c| type_chunk(c, contract)).collect();
+    trace("cast", started);
 
     // failures[check][chunk] = failing row offsets.
     let mut failures: Vec<Vec<Vec<u32>>> = plan
@@ -421,6 +426,7 @@ fn run(
     // A row is invalid when it fails any check of severity error.
     let error_checks: Vec<usize> =
         (0..plan.len()).filter(|&k| plan[k].severity == Severity::Error && !matches!(plan[k].kind, Kind::FileLevel(_))).collect();
+    trace("checks", started);
     let per_chunk: Vec<(Vec<u32>, Vec<String>)> = (0..chunks.len())
         .into_par_iter()
         .map(|ci| {
@@ -450,7 +456,7 @@ fn run(
         .zip(per_chunk.par_iter())
         .map(|(t, (invalid, _))| {
             let batch = RecordBatch::try_new(schema.clone(), t.columns.clone())
-                .map_err(|e| ValidateError::Contract(format!("cannot assemble the valid rows: {e}")))?;
+                .map_err(|e| ValidateError::Internal(format!("cannot assemble the valid rows: {e}")))?;
             if invalid.is_empty() {
                 return Ok(batch);
             }
@@ -459,15 +465,21 @@ fn run(
                 keep[r as usize] = false;
             }
             filter_record_batch(&batch, &BooleanArray::from(keep))
-                .map_err(|e| ValidateError::Contract(format!("cannot filter the valid rows: {e}")))
+                .map_err(|e| ValidateError::Internal(format!("cannot filter the valid rows: {e}")))
         })
         .collect::<Result<_, _>>()?;
     drop(typed);
 
+    trace("split", started);
     let quarantine = build_quarantine(contract, chunks, &per_chunk, &input.unparsed)?;
+    trace("quarantine", started);
     let rows_invalid = quarantine.num_rows() as u64;
     let rows_valid: u64 = valid_batches.iter().map(|b| b.num_rows() as u64).sum();
-    debug_assert_eq!(rows_valid + rows_invalid, rows_in);
+    if rows_valid + rows_invalid != rows_in {
+        return Err(ValidateError::Internal(format!(
+            "{source}: {rows_in} rows in but {rows_valid} valid + {rows_invalid} invalid"
+        )));
+    }
 
     // Outputs.
     let out_format = opts.output_format.or(format).unwrap_or(FileFormat::Parquet);
@@ -478,6 +490,7 @@ fn run(
         write_output(p, out_format, quarantine.schema(), std::slice::from_ref(&quarantine))?;
     }
 
+    trace("write", started);
     // The report.
     let mut results = Vec::with_capacity(plan.len());
     for (k, p) in plan.iter().enumerate() {
@@ -578,6 +591,13 @@ fn run(
     })
 }
 
+/// Phase timings on stderr when MARKETING_CORE_TRACE is set (for profiling the benchmark).
+fn trace(phase: &str, started: Instant) {
+    if std::env::var_os("MARKETING_CORE_TRACE").is_some() {
+        eprintln!("marketing_core validate: {phase:<10} done at {:.3}s", started.elapsed().as_secs_f64());
+    }
+}
+
 fn write_output(path: &Path, format: FileFormat, schema: SchemaRef, batches: &[RecordBatch]) -> Result<(), IoError> {
     if format == FileFormat::Parquet {
         return write::write_parquet(path, schema, batches).map(|_| ());
@@ -663,7 +683,7 @@ fn build_quarantine(
     columns.push(Arc::new(q.lines.finish()));
     columns.push(Arc::new(q.raw.finish()));
     columns.push(Arc::new(q.error.finish()));
-    RecordBatch::try_new(schema, columns).map_err(|e| ValidateError::Contract(format!("cannot assemble the quarantine: {e}")))
+    RecordBatch::try_new(schema, columns).map_err(|e| ValidateError::Internal(format!("cannot assemble the quarantine: {e}")))
 }
 
 #[cfg(test)]

@@ -308,7 +308,11 @@ fn parse_plain_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize, 
     let mut unparsed = Vec::new();
     let (mut records, mut rows) = (0u64, 0usize);
     let mut fields: Vec<&[u8]> = Vec::with_capacity(width + 1);
-    for (line_no, line) in bytes.split(|&b| b == b'\n').enumerate() {
+    let mut line_start = 0;
+    let ends = memchr::memchr_iter(b'\n', bytes).chain((bytes.last() != Some(&b'\n')).then_some(bytes.len()));
+    for (line_no, end) in ends.enumerate() {
+        let line = &bytes[line_start..end];
+        line_start = end + 1;
         if line.is_empty() {
             continue;
         }
@@ -408,7 +412,12 @@ fn parse_quoted_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize,
             }
         }
         let pos = rec.position().cloned().unwrap_or(start);
-        let line = pos.line() - 1;
+        // The csv crate reports a record after blank lines at the first blank line.
+        let (mut line, mut record_start) = (pos.line() - 1, pos.byte() as usize);
+        while record_start < bytes.len() && matches!(bytes[record_start], b'\n' | b'\r') {
+            line += u64::from(bytes[record_start] == b'\n');
+            record_start += 1;
+        }
         let reject = if rec.len() != width {
             Some(format!("expected {width} fields, found {}", rec.len()))
         } else if std::str::from_utf8(rec.as_slice()).is_err() {
@@ -426,7 +435,7 @@ fn parse_quoted_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize,
             unparsed.push(Unparsed {
                 record: records,
                 line: Some(line),
-                raw: lossy(&bytes[pos.byte() as usize..end.min(bytes.len())]),
+                raw: lossy(&bytes[record_start.min(end)..end.min(bytes.len())]),
                 reason,
             });
             if local_records.is_empty() {
@@ -695,8 +704,10 @@ pub fn read_batches(batches: &[RecordBatch], input_columns: Vec<String>, contrac
 
 pub fn read_parquet(path: &Path, contract: &Contract) -> Result<Input, ValidateError> {
     let open = || File::open(path).map_err(|e| unreadable(path, e.to_string()));
-    let builder = ParquetRecordBatchReaderBuilder::try_new(open()?)
-        .map_err(|e| unreadable(path, format!("not a readable Parquet file: {e}")))?;
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(|e| {
+        unreadable(path, format!("not a readable Parquet file: the footer at byte {size} (end of file) is invalid: {e}"))
+    })?;
     let input_columns: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
     let groups: Vec<(usize, u64, i64)> = {
         let meta = builder.metadata();
