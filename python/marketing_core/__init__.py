@@ -9,10 +9,12 @@ from __future__ import annotations
 from ._core import __version__
 from .exceptions import (
     CancelledError,
+    ContractError,
     FileError,
     InternalError,
     InvalidArgumentError,
     MarketingCoreError,
+    ValidationError,
 )
 from .generation import (
     DATASETS,
@@ -23,6 +25,14 @@ from .generation import (
     generate,
     generate_day,
     generate_table,
+)
+from .validation import (
+    CheckResult,
+    Contract,
+    ValidationReport,
+    load_contract,
+    validate,
+    validate_table,
 )
 
 __all__ = [
@@ -36,10 +46,19 @@ __all__ = [
     "generate",
     "generate_day",
     "generate_table",
+    # validation
+    "CheckResult",
+    "Contract",
+    "ValidationReport",
+    "load_contract",
+    "validate",
+    "validate_table",
     # errors
     "MarketingCoreError",
     "InvalidArgumentError",
     "FileError",
     "CancelledError",
     "InternalError",
+    "ContractError",
+    "ValidationError",
 ]

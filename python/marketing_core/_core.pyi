@@ -1,6 +1,7 @@
 """Stubs for the Rust extension ``marketing_core._core``."""
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import pyarrow as pa
 
@@ -50,3 +51,31 @@ def generate_table(
 ) -> pa.Table: ...
 def dataset_names() -> list[str]: ...
 def dataset_info(dataset: str, ds: str, scale_factor: float) -> dict[str, str]: ...
+
+# validation (the public API is marketing_core.validation)
+def validate_file(
+    path: str,
+    contract: str,
+    *,
+    ds: str | None = None,
+    valid_out: str | None = None,
+    quarantine_out: str | None = None,
+    output_format: str | None = None,
+    references: Mapping[str, Any] | None = None,
+    previous_rows: int | None = None,
+    collect: bool = False,
+) -> tuple[str, pa.Table | None, pa.Table | None]: ...
+def validate_table(
+    table: Any,
+    contract: str,
+    *,
+    ds: str | None = None,
+    valid_out: str | None = None,
+    quarantine_out: str | None = None,
+    output_format: str | None = None,
+    references: Mapping[str, Any] | None = None,
+    previous_rows: int | None = None,
+    source: str = "<table>",
+) -> tuple[str, pa.Table | None, pa.Table | None]: ...
+def default_contract(dataset: str) -> str: ...
+def check_contract(contract: str) -> str: ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -17,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import generation
+from . import generation, validation
 from .exceptions import MarketingCoreError
 
 console = Console()
@@ -125,6 +126,62 @@ def cmd_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_validation_report(report: validation.ValidationReport) -> None:
+    name = report.source.rsplit("/", 1)[-1]
+    table = Table(
+        title=f"{name}: {report.rows_in:,} rows in, {report.rows_valid:,} valid, "
+        f"{report.rows_invalid:,} quarantined — {report.status}"
+    )
+    for col in ("check", "severity", "rows failed", "status", "new", "samples / message"):
+        table.add_column(col, justify="right" if col == "rows failed" else "left", no_wrap=col != "samples / message")
+    colours = {"passed": "green", "failed": "bold red", "warn": "yellow", "tolerated": "yellow", "skipped": "dim"}
+    for c in report.checks:
+        if c.status == "passed" and c.rows_failed == 0 and c.check in ("type", "parse"):
+            continue  # keep the table short: silent casts and parses are not news
+        detail = c.message or ", ".join(repr(s) for s in c.samples[:3])
+        table.add_row(
+            c.label,
+            c.severity,
+            f"{c.rows_failed:,}",
+            f"[{colours.get(c.status, 'white')}]{c.status}[/]",
+            "new" if c.is_new else "",
+            detail,
+        )
+    console.print(table)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Exit status: 0 when every file passed (warnings allowed), 1 when a check of
+    severity error failed in any file, 2 on a usage error or an unreadable file."""
+    paths = []
+    for p in args.paths:
+        if os.path.isdir(p):
+            paths.extend(validation.day_files(p, args.ds))
+        else:
+            paths.append(p)
+    if not paths:
+        console.print("[bold red]error:[/] no dataset files to validate")
+        return 2
+    worst = 0
+    for p in paths:
+        report = validation.validate(
+            p,
+            args.dataset,
+            ds=args.ds,
+            contract=args.contract,
+            out_dir=args.out,
+            output_format=args.format,
+            metadata=args.metadata,
+        )
+        if args.json:
+            print(report.to_json())
+        else:
+            print_validation_report(report)
+        if not report.passed:
+            worst = 1
+    return worst
+
+
 def _add_generation_args(p: argparse.ArgumentParser, *, out_default: str | None) -> None:
     p.add_argument("--ds", default="2025-05-25", help="day to generate (YYYY-MM-DD)")
     p.add_argument("--scale", type=float, default=1.0, help="scale factor (> 0)")
@@ -145,6 +202,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pipeline", help="run the pipeline for one day on the embedded defaults")
     _add_generation_args(p, out_default="data")
     p.set_defaults(func=cmd_pipeline)
+    v = sub.add_parser(
+        "validate",
+        help="validate files against their contracts (exit 1 when an error-severity check fails)",
+    )
+    v.add_argument("paths", nargs="+", help="dataset files, or directories of a day's files")
+    v.add_argument("--dataset", choices=generation.DATASETS, help="dataset (default: from the file name)")
+    v.add_argument("--ds", help="the day (default: from the file name)")
+    v.add_argument("--contract", help="a contract file (.json/.yaml) instead of the shipped default")
+    v.add_argument("--out", help="write valid-data/, quarantine-data/ and dq-reports/ under this directory")
+    v.add_argument("--format", choices=("csv", "json", "parquet"), help="output format (default: the input's)")
+    v.add_argument("--metadata", help="SQLite metadata store to record checks and signatures in")
+    v.add_argument("--json", action="store_true", help="print the reports as JSON")
+    v.set_defaults(func=cmd_validate)
     return parser
 
 

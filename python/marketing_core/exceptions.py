@@ -9,6 +9,8 @@ __all__ = [
     "FileError",
     "CancelledError",
     "InternalError",
+    "ContractError",
+    "ValidationError",
 ]
 
 
@@ -30,3 +32,12 @@ class CancelledError(MarketingCoreError):
 
 class InternalError(MarketingCoreError):
     """A bug in marketing_core itself (a Rust panic caught at the boundary)."""
+
+
+class ContractError(MarketingCoreError, ValueError):
+    """A data contract that cannot be used: unknown field or type, bad pattern or rule."""
+
+
+class ValidationError(MarketingCoreError):
+    """A file that cannot be validated at all (e.g. a truncated Parquet file); the message
+    names the file and the position. Bad rows never raise: they are quarantined."""

@@ -12,6 +12,8 @@ pyo3::import_exception!(marketing_core.exceptions, InvalidArgumentError);
 pyo3::import_exception!(marketing_core.exceptions, FileError);
 pyo3::import_exception!(marketing_core.exceptions, CancelledError);
 pyo3::import_exception!(marketing_core.exceptions, InternalError);
+pyo3::import_exception!(marketing_core.exceptions, ContractError);
+pyo3::import_exception!(marketing_core.exceptions, ValidationError);
 
 /// The message of an error and of every error in its source chain.
 pub fn full_message(err: &dyn std::error::Error) -> String {

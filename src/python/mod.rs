@@ -2,6 +2,7 @@
 
 mod errors;
 mod generate;
+mod validate;
 
 use pyo3::prelude::*;
 
@@ -12,5 +13,9 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(generate::generate_table, m)?)?;
     m.add_function(wrap_pyfunction!(generate::dataset_names, m)?)?;
     m.add_function(wrap_pyfunction!(generate::dataset_info, m)?)?;
+    m.add_function(wrap_pyfunction!(validate::validate_file, m)?)?;
+    m.add_function(wrap_pyfunction!(validate::validate_table, m)?)?;
+    m.add_function(wrap_pyfunction!(validate::default_contract, m)?)?;
+    m.add_function(wrap_pyfunction!(validate::check_contract, m)?)?;
     Ok(())
 }

@@ -1,0 +1,189 @@
+"""Validation benchmark: marketing_core vs pandas vs polars on the same checks.
+
+Validates `contacts` (CSV and Parquet in, valid/quarantine Parquet out) with: schema
+(columns present, values castable), not-null on every column, unique contact_id (every copy
+of a duplicate), the email regex and freshness (signup_date on ds). Each contender runs in
+its own subprocess so its peak RSS (ru_maxrss) is its own.
+
+    python bench/bench_validate.py --rows 5000000
+    python bench/bench_validate.py --rows 200000          # a quick check
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+DS = "2025-05-25"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+COLUMNS = ["contact_id", "first_name", "last_name", "email", "company", "industry", "lead_source",
+           "job_title", "country", "opted_in", "signup_date"]
+DEFECTS = {"null_key": 0.001, "duplicate_key": 0.001, "bad_email": 0.01, "stale_date": 0.002}
+
+
+def contract() -> dict:
+    cols = [{"name": c, "type": "string"} for c in COLUMNS]
+    cols[0]["unique"] = True
+    cols[3]["pattern"] = "email"
+    cols[9]["type"] = "bool"
+    cols[10]["type"] = "timestamp"
+    return {"dataset": "contacts", "columns": cols, "freshness": {"column": "signup_date"}}
+
+
+# --- contenders (each runs in a fresh process) ----------------------------------------------
+
+def run_marketing_core(path: str, out: str) -> tuple[int, int]:
+    import marketing_core as mc
+
+    r = mc.validate(path, contract=contract(), ds=DS, output_format="parquet", references={},
+                    valid_out=f"{out}/valid.parquet", quarantine_out=f"{out}/quarantine.parquet")
+    return r.rows_valid, r.rows_invalid
+
+
+def run_pandas(path: str, out: str) -> tuple[int, int]:
+    import numpy as np
+    import pandas as pd
+
+    if path.endswith(".csv"):
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    else:
+        df = pd.read_parquet(path)
+    missing = [c for c in COLUMNS if c not in df.columns]
+    assert not missing, missing
+    df = df[COLUMNS]
+    checks: dict[str, pd.Series] = {}
+    # Schema: cast, an uncastable value is a failure.
+    is_text = pd.api.types.is_string_dtype
+    signup = pd.to_datetime(df["signup_date"], errors="coerce", format="ISO8601") if is_text(df["signup_date"]) else df["signup_date"]
+    checks["type:signup_date"] = signup.isna() & df["signup_date"].notna()
+    if is_text(df["opted_in"]):
+        opted = df["opted_in"].str.lower().map({"true": True, "false": False})
+        checks["type:opted_in"] = opted.isna() & df["opted_in"].notna()
+    for c in COLUMNS:
+        checks[f"not_null:{c}"] = df[c].isna()
+    key = df["contact_id"]
+    checks["unique:contact_id"] = key.duplicated(keep=False) & key.notna()
+    checks["pattern:email"] = ~df["email"].str.match(EMAIL).fillna(True).astype(bool)
+    day = pd.Timestamp(DS)
+    checks["freshness:signup_date"] = signup.notna() & (signup.dt.normalize() != day)
+    invalid = np.zeros(len(df), dtype=bool)
+    for s in checks.values():
+        invalid |= s.to_numpy()
+    labels = pd.Series("", index=df.index)
+    for name, s in checks.items():
+        m = s.to_numpy() & invalid
+        labels[m] = labels[m] + ";" + name
+    valid = df[~invalid]
+    quarantine = df[invalid].astype(str).assign(_failed_checks=labels[invalid].str.lstrip(";"),
+                                                _source_row=np.flatnonzero(invalid))
+    valid.to_parquet(f"{out}/valid.parquet", index=False)
+    quarantine.to_parquet(f"{out}/quarantine.parquet", index=False)
+    return len(valid), len(quarantine)
+
+
+def run_polars(path: str, out: str) -> tuple[int, int]:
+    import polars as pl
+
+    if path.endswith(".csv"):
+        df = pl.read_csv(path, infer_schema=False)
+    else:
+        df = pl.read_parquet(path)
+    missing = [c for c in COLUMNS if c not in df.columns]
+    assert not missing, missing
+    df = df.select(COLUMNS).with_row_index("_source_row")
+    if df.schema["signup_date"] == pl.String:
+        signup = pl.col("signup_date").str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False)
+    else:
+        signup = pl.col("signup_date")
+    checks = {
+        "type:signup_date": signup.is_null() & pl.col("signup_date").is_not_null(),
+        **{f"not_null:{c}": pl.col(c).is_null() for c in COLUMNS},
+        "unique:contact_id": pl.col("contact_id").is_duplicated() & pl.col("contact_id").is_not_null(),
+        "pattern:email": ~pl.col("email").str.contains(EMAIL).fill_null(True),
+        "freshness:signup_date": signup.is_not_null() & (signup.dt.date() != pl.lit(DS).str.to_date()),
+    }
+    if df.schema["opted_in"] == pl.String:
+        checks["type:opted_in"] = ~pl.col("opted_in").str.to_lowercase().is_in(["true", "false"]) & pl.col("opted_in").is_not_null()
+    flagged = df.with_columns([e.alias(n) for n, e in checks.items()])
+    invalid = pl.any_horizontal([pl.col(n) for n in checks])
+    labels = pl.concat_str([pl.when(pl.col(n)).then(pl.lit(n)) for n in checks], separator=";", ignore_nulls=True)
+    flagged = flagged.with_columns(invalid.alias("_invalid"), labels.alias("_failed_checks"))
+    valid = flagged.filter(~pl.col("_invalid")).select(COLUMNS)
+    quarantine = flagged.filter(pl.col("_invalid")).select([*COLUMNS, "_failed_checks", "_source_row"])
+    valid.write_parquet(f"{out}/valid.parquet")
+    quarantine.write_parquet(f"{out}/quarantine.parquet")
+    return valid.height, quarantine.height
+
+
+CONTENDERS = {"marketing_core": run_marketing_core, "pandas": run_pandas, "polars": run_polars}
+
+
+def worker(name: str, path: str, out: str) -> None:
+    t0 = time.perf_counter()
+    valid, invalid = CONTENDERS[name](path, out)
+    seconds = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "valid": valid, "invalid": invalid, "peak_mb": peak_mb}))
+
+
+def measure(name: str, path: str) -> dict:
+    with tempfile.TemporaryDirectory() as out:
+        proc = subprocess.run([sys.executable, __file__, "--worker", name, "--input", path, "--out", out],
+                              capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{name} failed on {path}:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--data", default=os.path.expanduser("~/.cache/marketing_core/bench-validate"))
+    ap.add_argument("--skip", action="append", default=[], help="skip a contender (pandas, polars)")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--input", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        worker(args.worker, args.input, args.out)
+        return
+
+    import marketing_core as mc
+
+    scale = args.rows / 100_000
+    data = pathlib.Path(args.data) / f"rows{args.rows}"
+    inputs = {fmt: mc.generate("contacts", DS, data, scale_factor=scale, format=fmt, defects=DEFECTS).path
+              for fmt in ("csv", "parquet")}
+    names = [n for n in CONTENDERS if n not in args.skip]
+    print(f"validate contacts, {args.rows:,} rows: schema + not-null + unique + email regex + freshness,"
+          f" valid/quarantine Parquet out; {os.cpu_count()} cores")
+    header = f"{'input':<8} " + " ".join(f"{n + ' s':>17} {n + ' MB':>17}" for n in names)
+    rows = []
+    for fmt, path in inputs.items():
+        results = {n: measure(n, path) for n in names}
+        counts = {(r["valid"], r["invalid"]) for r in results.values()}
+        assert len(counts) == 1, f"contenders disagree on {fmt}: {results}"
+        rows.append((fmt, results))
+    print(header)
+    for fmt, results in rows:
+        print(f"{fmt:<8} " + " ".join(f"{results[n]['seconds']:>17.2f} {results[n]['peak_mb']:>17.0f}" for n in names))
+    print()
+    for fmt, results in rows:
+        mc_r = results["marketing_core"]
+        parts = [f"{fmt}: {mc_r['invalid']:,} rows quarantined"]
+        for n in names:
+            if n != "marketing_core":
+                parts.append(f"{results[n]['seconds'] / mc_r['seconds']:.1f}x faster than {n}"
+                             f" (peak memory {mc_r['peak_mb'] / results[n]['peak_mb']:.2f}x of {n}'s)")
+        print("; ".join(parts))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,438 @@
+"""Data validation: contracts, exact checks, a valid/quarantine split, reports and failure
+signatures. The checks run in the Rust core (vectorised over Arrow data, in parallel, with
+the GIL released); this module loads contracts, finds reference files, writes the report
+and keeps the history in the metadata store.
+
+>>> report = validate("data/contacts_2025-05-25.csv", out_dir="out", metadata="dq.sqlite")
+>>> report.rows_in == report.rows_valid + report.rows_invalid
+True
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import pathlib
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import pyarrow as pa
+
+from . import _core
+from ._dates import ds_string
+from .exceptions import ContractError, InvalidArgumentError
+from .metadata import CheckRecord, MetadataStore
+
+__all__ = [
+    "CONTRACTS_DIR",
+    "CheckResult",
+    "Contract",
+    "ValidationReport",
+    "day_files",
+    "load_contract",
+    "validate",
+    "validate_table",
+]
+
+#: Where the shipped default contracts live (one JSON file per dataset; the Rust core
+#: compiles in the very same files).
+CONTRACTS_DIR = pathlib.Path(__file__).resolve().parent / "contracts"
+
+_FILE_NAME = re.compile(r"^(?P<dataset>[a-z_]+?)_(?P<ds>\d{4}-\d{2}-\d{2})\.(?P<ext>[a-z]+)$")
+_EXTENSIONS = ("parquet", "csv", "json", "jsonl", "ndjson")
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A data contract: the dataset it describes and its declaration (see
+    ``contracts/*.json`` and the README for the fields)."""
+
+    dataset: str
+    spec: Mapping[str, Any]
+
+    @property
+    def columns(self) -> list[str]:
+        return [c["name"] for c in self.spec["columns"]]
+
+    def column(self, name: str) -> dict[str, Any]:
+        for c in self.spec["columns"]:
+            if c["name"] == name:
+                return dict(c)
+        raise KeyError(name)
+
+    def to_json(self) -> str:
+        return json.dumps(self.spec, sort_keys=True)
+
+    def foreign_datasets(self) -> list[str]:
+        return sorted({c["foreign_key"]["dataset"] for c in self.spec["columns"] if c.get("foreign_key")})
+
+
+def _parse_text(text: str, origin: str) -> Any:
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ContractError(f"{origin}: invalid JSON: {exc}") from None
+    try:
+        import yaml
+    except ImportError:  # pragma: no cover - PyYAML is in the dev lock
+        raise ContractError(f"{origin}: YAML contracts need PyYAML (pip install pyyaml)") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ContractError(f"{origin}: invalid YAML: {exc}") from None
+
+
+def load_contract(source: Contract | Mapping[str, Any] | PathLike | None = None, *, dataset: str | None = None) -> Contract:
+    """A contract from a file (``.json``, ``.yaml``/``.yml``), a mapping, JSON/YAML text,
+    or, with ``source=None``, the shipped default for ``dataset``. It is checked by the
+    Rust core (unknown fields, bad types, patterns and rules raise ``ContractError``) and
+    returned with every default filled in."""
+    if isinstance(source, Contract):
+        return source
+    if source is None:
+        if dataset is None:
+            raise InvalidArgumentError("load_contract: give a contract source or a dataset name")
+        spec = json.loads(_core.default_contract(dataset))
+        origin = f"default contract for {dataset}"
+    elif isinstance(source, Mapping):
+        spec, origin = dict(source), "contract"
+    else:
+        text = os.fspath(source)
+        if isinstance(source, os.PathLike) or (("\n" not in text) and os.path.exists(text)):
+            try:
+                text = pathlib.Path(source).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ContractError(f"cannot read contract {os.fspath(source)}: {exc}") from None
+            origin = os.fspath(source)
+        else:
+            origin = "contract text"
+        spec = _parse_text(text, origin)
+    if not isinstance(spec, Mapping):
+        raise ContractError(f"{origin}: a contract must be a mapping, got {type(spec).__name__}")
+    if dataset is not None and "dataset" not in spec:
+        spec = {**spec, "dataset": dataset}
+    normalised = json.loads(_core.check_contract(json.dumps(spec)))
+    return Contract(dataset=normalised["dataset"], spec=normalised)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check's outcome (see ``ValidationReport.checks``)."""
+
+    check: str
+    column: str | None
+    rule: str
+    label: str
+    severity: str
+    tolerance: float
+    status: str
+    rows_failed: int
+    failed_fraction: float
+    file_level: bool
+    samples: tuple[str | None, ...]
+    signature: str
+    message: str | None = None
+    is_new: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "warn", "tolerated")
+
+
+@dataclass
+class ValidationReport:
+    """What ``validate`` found: rows in / valid / invalid, every check, the outputs, and
+    which failure signatures are new (``has_failure_delta``: what alerting keys on)."""
+
+    dataset: str
+    ds: str | None
+    source: str
+    format: str | None
+    contract_version: int
+    rows_in: int
+    rows_valid: int
+    rows_invalid: int
+    status: str
+    checks: list[CheckResult]
+    valid_path: str | None = None
+    quarantine_path: str | None = None
+    report_path: str | None = None
+    seconds: float = 0.0
+    run_id: str = ""
+    new_signatures: frozenset[str] = frozenset()
+    valid_table: pa.Table | None = field(default=None, repr=False, compare=False)
+    quarantine_table: pa.Table | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def has_failure_delta(self) -> bool:
+        return bool(self.new_signatures)
+
+    @property
+    def passed(self) -> bool:
+        """No check of severity ``error`` failed (above its tolerance)."""
+        return self.status != "failed"
+
+    @property
+    def failed_checks(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.failed]
+
+    def check(self, label: str) -> CheckResult:
+        """The check named like in ``_failed_checks``, e.g. ``pattern:email``."""
+        for c in self.checks:
+            if c.label == label:
+                return c
+        raise KeyError(label)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in asdict(self).items() if k not in ("valid_table", "quarantine_table")}
+        d["new_signatures"] = sorted(self.new_signatures)
+        d["has_failure_delta"] = self.has_failure_delta
+        d["checks"] = [{**asdict(c), "samples": list(c.samples)} for c in self.checks]
+        return d
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def _from_core(cls, text: str) -> ValidationReport:
+        raw = json.loads(text)
+        checks = [CheckResult(**{**c, "samples": tuple(c["samples"])}) for c in raw.pop("checks")]
+        return cls(**raw, checks=checks)
+
+
+def _infer(path: pathlib.Path) -> tuple[str | None, str | None]:
+    m = _FILE_NAME.match(path.name)
+    if not m or m["dataset"] not in _core.dataset_names():
+        return None, None
+    return m["dataset"], m["ds"]
+
+
+def _find_day_file(directory: pathlib.Path, dataset: str, ds: str | None) -> pathlib.Path | None:
+    if ds is None:
+        return None
+    for ext in _EXTENSIONS:
+        p = directory / f"{dataset}_{ds}.{ext}"
+        if p.is_file():
+            return p
+    return None
+
+
+def _references(
+    contract: Contract, references: Mapping[str, Any] | PathLike | None, near: pathlib.Path | None, ds: str | None
+) -> dict[str, Any]:
+    """Reference data per dataset: given explicitly, or that day's file in a directory
+    (by default the input file's own directory)."""
+    if isinstance(references, Mapping):
+        return {k: (os.fspath(v) if isinstance(v, os.PathLike) else v) for k, v in references.items()}
+    directory = pathlib.Path(references) if references is not None else near
+    found: dict[str, Any] = {}
+    if directory is not None:
+        for d in contract.foreign_datasets():
+            p = _find_day_file(directory, d, ds)
+            if p is not None:
+                found[d] = str(p)
+    return found
+
+
+def _previous_rows(store: MetadataStore | None, contract: Contract, ds: str | None) -> int | None:
+    if store is None or ds is None or not (contract.spec.get("row_count") or {}).get("max_change"):
+        return None
+    prev = (_dt.date.fromisoformat(ds) - _dt.timedelta(days=1)).isoformat()
+    rows = [c for c in store.checks(dataset=contract.dataset, ds=prev) if c["check_name"] == "row_count"]
+    return int(rows[-1]["rows_in"]) if rows else None
+
+
+def _store(metadata: MetadataStore | PathLike | bool | None) -> MetadataStore | None:
+    if metadata is None or metadata is False:
+        return None
+    if isinstance(metadata, MetadataStore):
+        return metadata
+    if metadata is True:
+        return MetadataStore()
+    return MetadataStore(metadata)
+
+
+def _record(store: MetadataStore | None, report: ValidationReport) -> ValidationReport:
+    report.run_id = uuid.uuid4().hex
+    if store is None:
+        return report
+    records = [
+        CheckRecord(
+            dataset=report.dataset,
+            check_name=c.check,
+            column_name=c.column,
+            severity=c.severity,
+            status=c.status,
+            rows_in=report.rows_in,
+            # A failed file-level check (e.g. an empty file) counts as one failure, so its
+            # signature is tracked like any other.
+            rows_failed=max(c.rows_failed, 1) if (c.file_level and c.failed) else c.rows_failed,
+            signature=c.signature,
+            rule=c.rule,
+            sample_values=c.samples,
+            ds=report.ds,
+            file=report.source,
+        )
+        for c in report.checks
+        if c.status != "skipped"
+    ]
+    new = store.record_checks(report.run_id, records)
+    report.new_signatures = frozenset(new)
+    report.checks = [replace(c, is_new=c.signature in new) for c in report.checks]
+    return report
+
+
+def _outputs(
+    out_dir: PathLike | None, dataset: str, ds: str | None, file_name: str, fmt: str
+) -> tuple[str | None, str | None, str | None]:
+    if out_dir is None:
+        return None, None, None
+    part = f"ds={ds}" if ds else "ds=unknown"
+    stem = file_name.rsplit(".", 1)[0]
+    root = pathlib.Path(out_dir)
+    return (
+        str(root / "valid-data" / dataset / part / f"{stem}.{fmt}"),
+        str(root / "quarantine-data" / dataset / part / f"{stem}.{fmt}"),
+        str(root / "dq-reports" / dataset / part / "report.json"),
+    )
+
+
+def _write_report(report: ValidationReport, path: str | None) -> None:
+    if path is None:
+        return
+    p = pathlib.Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    tmp.write_text(report.to_json(), encoding="utf-8")
+    tmp.replace(p)
+    report.report_path = str(p)
+
+
+def validate(
+    path: PathLike,
+    dataset: str | None = None,
+    *,
+    ds: str | _dt.date | None = None,
+    contract: Contract | Mapping[str, Any] | PathLike | None = None,
+    valid_out: PathLike | None = None,
+    quarantine_out: PathLike | None = None,
+    report_out: PathLike | None = None,
+    out_dir: PathLike | None = None,
+    output_format: str | None = None,
+    references: Mapping[str, Any] | PathLike | None = None,
+    metadata: MetadataStore | PathLike | bool | None = None,
+    previous_rows: int | None = None,
+    return_tables: bool = False,
+) -> ValidationReport:
+    """Validate one CSV / JSON Lines / Parquet file against its contract.
+
+    ``dataset`` and ``ds`` default to what the file name says (``contacts_2025-05-25.csv``).
+    ``contract`` defaults to the shipped contract of the dataset. Valid rows go to
+    ``valid_out`` and failing rows (with ``_failed_checks``, ``_source_row``,
+    ``_source_line``, and ``_raw``/``_error`` for unparseable records) to
+    ``quarantine_out``, in the input's format unless ``output_format``; ``out_dir`` fills all
+    three outputs with the bucket layout (``valid-data/<dataset>/ds=<ds>/<file>``,
+    ``quarantine-data/...``, ``dq-reports/<dataset>/ds=<ds>/report.json``). Foreign keys are
+    checked against ``references`` (``{"contacts": path_or_table}`` or a directory), by
+    default the same day's files beside the input. With ``metadata`` (a path, a
+    ``MetadataStore`` or True for the default store) every check is recorded and the report
+    says which failure signatures are new.
+
+    Bad rows never raise. A file that cannot be read at all raises ``ValidationError``.
+    """
+    p = pathlib.Path(path)
+    inferred_dataset, inferred_ds = _infer(p)
+    ds_text = ds_string(ds) if ds is not None else inferred_ds
+    if contract is None:
+        name = dataset or inferred_dataset
+        if name is None:
+            raise InvalidArgumentError(
+                f"cannot tell the dataset of {p.name}; pass dataset= or contract= (datasets: {', '.join(_core.dataset_names())})"
+            )
+        the_contract = load_contract(dataset=name)
+    else:
+        the_contract = load_contract(contract, dataset=dataset)
+    fmt = output_format or p.suffix.lstrip(".").lower().replace("jsonl", "json").replace("ndjson", "json")
+    d_valid, d_quarantine, d_report = _outputs(out_dir, the_contract.dataset, ds_text, p.name, fmt)
+    store = _store(metadata)
+    if previous_rows is None:
+        previous_rows = _previous_rows(store, the_contract, ds_text)
+    text, valid, quarantine = _core.validate_file(
+        os.fspath(p),
+        the_contract.to_json(),
+        ds=ds_text,
+        valid_out=os.fspath(valid_out) if valid_out is not None else d_valid,
+        quarantine_out=os.fspath(quarantine_out) if quarantine_out is not None else d_quarantine,
+        output_format=output_format,
+        references=_references(the_contract, references, p.parent, ds_text),
+        previous_rows=previous_rows,
+        collect=return_tables,
+    )
+    report = ValidationReport._from_core(text)
+    report.valid_table, report.quarantine_table = valid, quarantine
+    _record(store, report)
+    _write_report(report, os.fspath(report_out) if report_out is not None else d_report)
+    return report
+
+
+def validate_table(
+    table: Any,
+    dataset: str | None = None,
+    *,
+    ds: str | _dt.date | None = None,
+    contract: Contract | Mapping[str, Any] | PathLike | None = None,
+    valid_out: PathLike | None = None,
+    quarantine_out: PathLike | None = None,
+    report_out: PathLike | None = None,
+    output_format: str | None = None,
+    references: Mapping[str, Any] | PathLike | None = None,
+    metadata: MetadataStore | PathLike | bool | None = None,
+    previous_rows: int | None = None,
+    source: str = "<table>",
+) -> ValidationReport:
+    """Validate an in-memory Arrow table (pyarrow, polars, anything with
+    ``__arrow_c_stream__``). Same checks as ``validate``; the valid and quarantined rows
+    come back as ``report.valid_table`` and ``report.quarantine_table`` (pyarrow)."""
+    if contract is None and dataset is None:
+        raise InvalidArgumentError("validate_table: pass dataset= or contract=")
+    the_contract = load_contract(contract, dataset=dataset) if contract is not None else load_contract(dataset=dataset)
+    ds_text = ds_string(ds) if ds is not None else None
+    store = _store(metadata)
+    if previous_rows is None:
+        previous_rows = _previous_rows(store, the_contract, ds_text)
+    text, valid, quarantine = _core.validate_table(
+        table,
+        the_contract.to_json(),
+        ds=ds_text,
+        valid_out=os.fspath(valid_out) if valid_out is not None else None,
+        quarantine_out=os.fspath(quarantine_out) if quarantine_out is not None else None,
+        output_format=output_format,
+        references=_references(the_contract, references, None, ds_text),
+        previous_rows=previous_rows,
+        source=source,
+    )
+    report = ValidationReport._from_core(text)
+    report.valid_table, report.quarantine_table = valid, quarantine
+    _record(store, report)
+    _write_report(report, os.fspath(report_out) if report_out is not None else None)
+    return report
+
+
+def day_files(directory: PathLike, ds: str | None = None) -> list[pathlib.Path]:
+    """The dataset files of a directory (``<dataset>_<ds>.<ext>``), in dependency order."""
+    order = {d: i for i, d in enumerate(_core.dataset_names())}
+    found = []
+    for p in pathlib.Path(directory).iterdir():
+        d, day = _infer(p)
+        if d is not None and p.is_file() and (ds is None or day == ds):
+            found.append((order[d], day, p))
+    return [p for _, _, p in sorted(found)]
+

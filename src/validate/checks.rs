@@ -1,0 +1,324 @@
+//! Safe casts and the row checks. Every check returns the offsets of the failing rows of
+//! one chunk (failures are rare, so a sparse list is both small and fast to combine).
+
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringArray,
+    TimestampMicrosecondBuilder,
+};
+use arrow::compute::{cast_with_options, CastOptions};
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use chrono::NaiveDate;
+use hashbrown::{HashMap, HashSet};
+
+use super::contract::ColumnType;
+use super::patterns::Pattern;
+use super::read::Chunk;
+
+pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+fn epoch() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()
+}
+
+pub fn days_since_epoch(d: NaiveDate) -> i32 {
+    (d - epoch()).num_days() as i32
+}
+
+#[inline]
+fn digits(b: &[u8]) -> Option<u32> {
+    let mut v = 0u32;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + (c - b'0') as u32;
+    }
+    Some(v)
+}
+
+/// `YYYY-MM-DD` as days since 1970-01-01.
+#[inline]
+pub fn parse_date(s: &str) -> Option<i32> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let d = NaiveDate::from_ymd_opt(digits(&b[..4])? as i32, digits(&b[5..7])?, digits(&b[8..10])?)?;
+    Some(days_since_epoch(d))
+}
+
+/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS[.ffffff]` or with `T`, optionally ending in `Z`, as
+/// microseconds since the epoch (naive, i.e. UTC).
+#[inline]
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let s = s.strip_suffix('Z').unwrap_or(s);
+    let b = s.as_bytes();
+    let days = parse_date(s.get(..10)?)? as i64;
+    if b.len() == 10 {
+        return Some(days * MICROS_PER_DAY);
+    }
+    if b.len() < 19 || !(b[10] == b' ' || b[10] == b'T') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, m, sec) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    let mut micros = 0i64;
+    if b.len() > 19 {
+        let frac = &b[20..];
+        if b[19] != b'.' || frac.is_empty() || frac.len() > 9 {
+            return None;
+        }
+        let f = digits(frac)? as i64;
+        micros = match frac.len() {
+            n @ 1..=6 => f * 10i64.pow(6 - n as u32),
+            n => f / 10i64.pow(n as u32 - 6),
+        };
+    }
+    Some(days * MICROS_PER_DAY + ((h * 3600 + m * 60 + sec) as i64) * 1_000_000 + micros)
+}
+
+#[inline]
+fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "true" | "True" | "TRUE" | "1" => Some(true),
+        "false" | "False" | "FALSE" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+#[inline]
+fn parse_float(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Converts one input column to its contract type. Returns the typed column and the rows
+/// whose non-null value could not be converted (they become nulls in the typed column).
+pub fn cast_column(input: &ArrayRef, ty: ColumnType) -> (ArrayRef, Vec<u32>) {
+    let target = ty.data_type();
+    if input.data_type() == &target {
+        return (input.clone(), Vec::new());
+    }
+    let strings: ArrayRef = match input.data_type() {
+        DataType::Utf8 => input.clone(),
+        DataType::LargeUtf8 | DataType::Utf8View => match cast_with_options(input, &DataType::Utf8, &CastOptions::default()) {
+            Ok(a) => a,
+            Err(_) => return all_failed(input, ty),
+        },
+        _ => {
+            // A typed input of another type (e.g. int32 where int64 is expected): arrow's
+            // safe cast, a value it cannot convert becomes null and a type failure.
+            let opts = CastOptions { safe: true, ..Default::default() };
+            return match cast_with_options(input, &target, &opts) {
+                Ok(out) => {
+                    let failed = (0..input.len()).filter(|&i| input.is_valid(i) && out.is_null(i)).map(|i| i as u32).collect();
+                    (out, failed)
+                }
+                Err(_) => all_failed(input, ty),
+            };
+        }
+    };
+    let s = strings.as_string::<i32>();
+    let mut failed = Vec::new();
+    macro_rules! parse_into {
+        ($builder:expr, $parse:expr) => {{
+            let mut b = $builder;
+            for (i, v) in s.iter().enumerate() {
+                match v {
+                    None => b.append_null(),
+                    Some(text) => match $parse(text) {
+                        Some(x) => b.append_value(x),
+                        None => {
+                            failed.push(i as u32);
+                            b.append_null()
+                        }
+                    },
+                }
+            }
+            Arc::new(b.finish()) as ArrayRef
+        }};
+    }
+    let n = s.len();
+    let out = match ty {
+        ColumnType::String => strings.clone(),
+        ColumnType::Int64 => parse_into!(Int64Builder::with_capacity(n), |t: &str| t.parse::<i64>().ok()),
+        ColumnType::Float64 => parse_into!(Float64Builder::with_capacity(n), parse_float),
+        ColumnType::Bool => parse_into!(BooleanBuilder::with_capacity(n), parse_bool),
+        ColumnType::Date => parse_into!(Date32Builder::with_capacity(n), parse_date),
+        ColumnType::Timestamp => parse_into!(TimestampMicrosecondBuilder::with_capacity(n), parse_timestamp),
+    };
+    (out, failed)
+}
+
+fn all_failed(input: &ArrayRef, ty: ColumnType) -> (ArrayRef, Vec<u32>) {
+    let failed = (0..input.len()).filter(|&i| input.is_valid(i)).map(|i| i as u32).collect();
+    (arrow::array::new_null_array(&ty.data_type(), input.len()), failed)
+}
+
+/// Rows that are null in the input (a value that failed to cast is a type failure, not a
+/// null).
+pub fn not_null(typed: &ArrayRef, type_failed: &[u32]) -> Vec<u32> {
+    if typed.null_count() == 0 {
+        return Vec::new();
+    }
+    match typed.logical_nulls() {
+        None => Vec::new(),
+        Some(nulls) => nulls
+            .iter()
+            .enumerate()
+            .filter(|(i, valid)| !valid && type_failed.binary_search(&(*i as u32)).is_err())
+            .map(|(i, _)| i as u32)
+            .collect(),
+    }
+}
+
+fn failing_strings(typed: &ArrayRef, bad: impl Fn(&str) -> bool) -> Vec<u32> {
+    let s = typed.as_string::<i32>();
+    let mut out = Vec::new();
+    if s.null_count() == 0 {
+        for i in 0..s.len() {
+            if bad(s.value(i)) {
+                out.push(i as u32);
+            }
+        }
+    } else {
+        for (i, v) in s.iter().enumerate() {
+            if matches!(v, Some(v) if bad(v)) {
+                out.push(i as u32);
+            }
+        }
+    }
+    out
+}
+
+pub fn pattern(typed: &ArrayRef, p: &Pattern) -> Vec<u32> {
+    failing_strings(typed, |v| !p.is_match(v))
+}
+
+pub fn accepted_values(typed: &ArrayRef, values: &HashSet<String>) -> Vec<u32> {
+    failing_strings(typed, |v| !values.contains(v))
+}
+
+pub fn foreign_key(typed: &ArrayRef, keys: &HashSet<Box<str>>) -> Vec<u32> {
+    failing_strings(typed, |v| !keys.contains(v))
+}
+
+pub fn range(typed: &ArrayRef, min: Option<f64>, max: Option<f64>) -> Vec<u32> {
+    let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
+    let out_of = |v: f64| !(v >= lo && v <= hi);
+    let mut out = Vec::new();
+    match typed.data_type() {
+        DataType::Float64 => {
+            for (i, v) in typed.as_primitive::<Float64Type>().iter().enumerate() {
+                if matches!(v, Some(v) if out_of(v)) {
+                    out.push(i as u32)
+                }
+            }
+        }
+        DataType::Int64 => {
+            for (i, v) in typed.as_primitive::<Int64Type>().iter().enumerate() {
+                if matches!(v, Some(v) if out_of(v as f64)) {
+                    out.push(i as u32)
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Rows whose day is not within `[first_day, last_day]` (days since the epoch).
+pub fn freshness(typed: &ArrayRef, first_day: i32, last_day: i32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let outside = |d: i64| d < first_day as i64 || d > last_day as i64;
+    match typed.data_type() {
+        DataType::Date32 => {
+            for (i, v) in typed.as_primitive::<Date32Type>().iter().enumerate() {
+                if matches!(v, Some(d) if outside(d as i64)) {
+                    out.push(i as u32)
+                }
+            }
+        }
+        DataType::Timestamp(_, _) => {
+            for (i, v) in typed.as_primitive::<TimestampMicrosecondType>().iter().enumerate() {
+                if matches!(v, Some(t) if outside(t.div_euclid(MICROS_PER_DAY))) {
+                    out.push(i as u32)
+                }
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Every row whose key occurs more than once in the whole input (all copies), per chunk.
+/// Nulls are not keys (they are not_null failures).
+pub fn unique(chunks: &[Chunk], typed: &[Vec<ArrayRef>], col: usize) -> Vec<Vec<u32>> {
+    let mut failed: Vec<Vec<u32>> = vec![Vec::new(); chunks.len()];
+    let rows: usize = chunks.iter().map(|c| c.rows).sum();
+    let strings: Vec<Option<StringArray>> = typed
+        .iter()
+        .map(|cols| {
+            let a = &cols[col];
+            match a.data_type() {
+                DataType::Utf8 => Some(a.as_string::<i32>().clone()),
+                _ => cast_with_options(a, &DataType::Utf8, &CastOptions::default())
+                    .ok()
+                    .map(|a| a.as_string::<i32>().clone()),
+            }
+        })
+        .collect();
+    // key -> (chunk, row) of its first occurrence; the high bit marks "already reported".
+    const REPORTED: u64 = 1 << 63;
+    let mut first: HashMap<&str, u64> = HashMap::with_capacity(rows);
+    for (ci, s) in strings.iter().enumerate() {
+        let Some(s) = s else { continue };
+        for (ri, v) in s.iter().enumerate() {
+            let Some(v) = v else { continue };
+            let here = ((ci as u64) << 32) | ri as u64;
+            match first.entry(v) {
+                hashbrown::hash_map::Entry::Vacant(e) => {
+                    e.insert(here);
+                }
+                hashbrown::hash_map::Entry::Occupied(mut e) => {
+                    let f = *e.get();
+                    if f & REPORTED == 0 {
+                        failed[(f >> 32) as usize].push(f as u32);
+                        e.insert(f | REPORTED);
+                    }
+                    failed[ci].push(ri as u32);
+                }
+            }
+        }
+    }
+    for f in &mut failed {
+        f.sort_unstable();
+    }
+    failed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn casts_are_safe_and_exact() {
+        assert_eq!(parse_date("2025-05-25"), Some(20233));
+        assert_eq!(parse_date("2025-02-30"), None);
+        assert_eq!(parse_date("2025-5-25"), None);
+        assert_eq!(parse_timestamp("1970-01-02 00:00:01"), Some(MICROS_PER_DAY + 1_000_000));
+        assert_eq!(parse_timestamp("1970-01-01T00:00:00.5Z"), Some(500_000));
+        assert_eq!(parse_timestamp("1970-01-01"), Some(0));
+        assert_eq!(parse_timestamp("1970-01-01 24:00:00"), None);
+        let input: ArrayRef = Arc::new(StringArray::from(vec![Some("1"), None, Some("x"), Some("2.5")]));
+        let (typed, failed) = cast_column(&input, ColumnType::Int64);
+        assert_eq!(failed, vec![2, 3]);
+        assert_eq!(typed.null_count(), 3);
+        assert_eq!(not_null(&typed, &failed), vec![1]);
+        let (_, failed) = cast_column(&input, ColumnType::Float64);
+        assert_eq!(failed, vec![2]);
+    }
+}

@@ -1,0 +1,690 @@
+//! The validation engine: a contract, exact vectorised checks, and a split of every input
+//! into valid rows and quarantined rows (each with the checks it failed), plus a report.
+//!
+//! Rows in = valid + invalid, always: a record that cannot even be split into columns is
+//! quarantined as a `parse` failure with its line number; only a file that cannot be read
+//! at all (a corrupt Parquet footer, a missing file) is an error.
+
+pub mod checks;
+pub mod contract;
+pub mod patterns;
+pub mod read;
+pub mod report;
+pub mod rule;
+pub mod write;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Builder, RecordBatch, StringArray, StringBuilder, UInt32Array};
+use arrow::compute::{cast, filter_record_batch, take};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use chrono::NaiveDate;
+use hashbrown::HashSet;
+use rayon::prelude::*;
+use thiserror::Error;
+
+pub use contract::{ColumnSpec, ColumnType, Contract, Severity};
+pub use report::{CheckResult, ValidationReport};
+
+use crate::datasets::{ArgumentError, FileFormat};
+use crate::io::{FileSink, IoError};
+use checks::days_since_epoch;
+use patterns::Pattern;
+use read::{Chunk, Input, Unparsed};
+use rule::RowRule;
+
+#[derive(Debug, Error)]
+pub enum ValidateError {
+    /// A contract that cannot be used. Maps to `ContractError`.
+    #[error("{0}")]
+    Contract(String),
+    /// A file that cannot be read at all. Maps to `ValidationError`.
+    #[error("cannot read {path}: {message}")]
+    Unreadable { path: PathBuf, message: String },
+    #[error(transparent)]
+    Argument(#[from] ArgumentError),
+    #[error(transparent)]
+    Io(#[from] IoError),
+    /// A broken invariant (a bug). Maps to `InternalError`.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Where a foreign key's reference keys come from.
+#[derive(Clone, Debug)]
+pub enum Reference {
+    Path(PathBuf),
+    Batches(Vec<RecordBatch>),
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ValidateOptions {
+    /// The day the data is for (freshness); None skips the freshness check.
+    pub ds: Option<NaiveDate>,
+    pub valid_out: Option<PathBuf>,
+    pub quarantine_out: Option<PathBuf>,
+    /// Format of the output files; default: the input's (Parquet for in-memory input).
+    pub output_format: Option<FileFormat>,
+    /// Referenced datasets by name (`contacts`, `campaigns`, ...).
+    pub references: BTreeMap<String, Reference>,
+    /// Yesterday's row count, for `row_count.max_change`.
+    pub previous_rows: Option<u64>,
+    /// Also return the valid and quarantined rows in memory.
+    pub collect: bool,
+}
+
+/// The report, and the rows in memory when `collect` was asked for.
+pub struct Outcome {
+    pub report: ValidationReport,
+    pub valid: Option<(SchemaRef, Vec<RecordBatch>)>,
+    pub quarantine: Option<RecordBatch>,
+}
+
+pub const FAILED_CHECKS: &str = "_failed_checks";
+pub const SOURCE_ROW: &str = "_source_row";
+pub const SOURCE_LINE: &str = "_source_line";
+pub const RAW: &str = "_raw";
+pub const ERROR: &str = "_error";
+const SAMPLES: usize = 5;
+
+/// The quarantine file's schema: every contract column as text (the value as it was read),
+/// then the failed checks, the 0-based record and 1-based line, and for records that could
+/// not be parsed the raw text and the reason.
+pub fn quarantine_schema(contract: &Contract) -> SchemaRef {
+    let mut fields: Vec<Field> = contract.columns.iter().map(|c| Field::new(&c.name, DataType::Utf8, true)).collect();
+    fields.push(Field::new(FAILED_CHECKS, DataType::Utf8, false));
+    fields.push(Field::new(SOURCE_ROW, DataType::Int64, false));
+    fields.push(Field::new(SOURCE_LINE, DataType::Int64, true));
+    fields.push(Field::new(RAW, DataType::Utf8, true));
+    fields.push(Field::new(ERROR, DataType::Utf8, true));
+    Arc::new(Schema::new(fields))
+}
+
+pub fn validate_path(path: &Path, contract: &Contract, opts: &ValidateOptions) -> Result<Outcome, ValidateError> {
+    let started = Instant::now();
+    contract.check()?;
+    let format = FileFormat::from_path(path).ok_or_else(|| {
+        ArgumentError::Other(format!("cannot tell the format of {} from its extension (csv, json, parquet)", path.display()))
+    })?;
+    if !path.is_file() {
+        return Err(ValidateError::Unreadable { path: path.to_path_buf(), message: "no such file".into() });
+    }
+    let input = read_input(path, format, contract)?;
+    trace("read", started);
+    run(input, contract, opts, &path.to_string_lossy(), Some(format), started)
+}
+
+pub fn validate_batches(
+    batches: &[RecordBatch],
+    schema: &SchemaRef,
+    contract: &Contract,
+    opts: &ValidateOptions,
+    source: &str,
+) -> Result<Outcome, ValidateError> {
+    let started = Instant::now();
+    contract.check()?;
+    let names = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let input = read::read_batches(batches, names, contract);
+    run(input, contract, opts, source, None, started)
+}
+
+fn read_input(path: &Path, format: FileFormat, contract: &Contract) -> Result<Input, ValidateError> {
+    match format {
+        FileFormat::Csv => read::read_csv(path, contract),
+        FileFormat::Json => read::read_json(path, contract),
+        FileFormat::Parquet => read::read_parquet(path, contract),
+    }
+}
+
+enum Kind {
+    Parse,
+    /// File-level failure decided up front (no header, column order, row count).
+    FileLevel(bool),
+    /// Every row fails (a missing or extra column).
+    AllRows,
+    Type(usize),
+    NotNull(usize),
+    Unique(usize),
+    Pattern(usize, Pattern),
+    Accepted(usize, HashSet<String>),
+    Range(usize, Option<f64>, Option<f64>),
+    ForeignKey(usize, Arc<HashSet<Box<str>>>),
+    Freshness(usize, i32, i32),
+    Rule(RowRule),
+    Skipped,
+}
+
+struct Planned {
+    check: &'static str,
+    column: Option<String>,
+    rule: String,
+    label: String,
+    severity: Severity,
+    tolerance: f64,
+    kind: Kind,
+    message: Option<String>,
+    /// The column whose values are sampled.
+    sample_column: Option<usize>,
+}
+
+impl Planned {
+    fn new(check: &'static str, column: Option<&str>, rule: String, severity: Severity, tolerance: f64, kind: Kind) -> Self {
+        let label = match column {
+            Some(c) => format!("{check}:{c}"),
+            None => check.to_string(),
+        };
+        Planned { check, column: column.map(str::to_string), rule, label, severity, tolerance, kind, message: None, sample_column: None }
+    }
+}
+
+fn reference_keys(
+    reference: &Reference,
+    dataset: &str,
+    column: &str,
+) -> Result<HashSet<Box<str>>, ValidateError> {
+    let text = format!(r#"{{"dataset":{:?},"columns":[{{"name":{:?},"type":"string","required":false}}]}}"#, dataset, column);
+    let mini = Contract::from_json(&text)?;
+    let input = match reference {
+        Reference::Path(p) => {
+            let format = FileFormat::from_path(p).ok_or_else(|| {
+                ArgumentError::Other(format!("cannot tell the format of reference {} from its extension", p.display()))
+            })?;
+            read_input(p, format, &mini)?
+        }
+        Reference::Batches(b) => {
+            let names = b.first().map(|b| b.schema().fields().iter().map(|f| f.name().clone()).collect()).unwrap_or_default();
+            read::read_batches(b, names, &mini)
+        }
+    };
+    let mut keys = HashSet::new();
+    for c in &input.chunks {
+        if let Some(a) = &c.columns[0] {
+            let (s, _) = checks::cast_column(a, ColumnType::String);
+            keys.extend(s.as_string::<i32>().iter().flatten().map(Box::from));
+        }
+    }
+    Ok(keys)
+}
+
+fn plan(contract: &Contract, input: &Input, opts: &ValidateOptions, rows_in: u64) -> Result<Vec<Planned>, ValidateError> {
+    let mut plan = Vec::new();
+    plan.push(Planned::new("parse", None, String::new(), Severity::Error, 0.0, Kind::Parse));
+    let present = |name: &str| input.input_columns.iter().any(|n| n == name);
+    if input.missing_header {
+        let mut p = Planned::new("schema", None, "header".into(), Severity::Error, 0.0, Kind::FileLevel(true));
+        p.message = Some("the file has no header or columns".into());
+        plan.push(p);
+    }
+    let has_columns = input.has_columns;
+    for c in &contract.columns {
+        if has_columns && !present(&c.name) {
+            let sev = if c.required { Severity::Error } else { Severity::Warn };
+            let mut p = Planned::new("schema", Some(&c.name), "missing".into(), sev, 0.0, Kind::AllRows);
+            p.message = Some(format!("column {:?} is missing", c.name));
+            plan.push(p);
+        }
+    }
+    for name in &input.input_columns {
+        if contract.column_index(name).is_none() {
+            let mut p = Planned::new("schema", Some(name), "extra".into(), contract.extra_columns, 0.0, Kind::AllRows);
+            p.message = Some(format!("column {name:?} is not in the contract (dropped from the valid file)"));
+            plan.push(p);
+        }
+    }
+    let order: Vec<&str> = input.input_columns.iter().map(String::as_str).filter(|n| contract.column_index(n).is_some()).collect();
+    let expected: Vec<&str> = contract.columns.iter().map(|c| c.name.as_str()).filter(|n| order.contains(n)).collect();
+    if input.has_columns && order != expected {
+        let mut p = Planned::new("schema", None, "order".into(), Severity::Warn, 0.0, Kind::FileLevel(true));
+        p.message = Some(format!("columns are reordered: found {}", order.join(", ")));
+        plan.push(p);
+    }
+    for (i, c) in contract.columns.iter().enumerate() {
+        if has_columns && !present(&c.name) {
+            continue;
+        }
+        let col = Some(c.name.as_str());
+        let (sev, tol) = (c.severity, c.tolerance);
+        let mut add = |check: &'static str, rule: String, kind: Kind| {
+            let mut p = Planned::new(check, col, rule, sev, tol, kind);
+            p.sample_column = Some(i);
+            plan.push(p);
+        };
+        add("type", c.column_type.name().into(), Kind::Type(i));
+        if c.required {
+            add("not_null", String::new(), Kind::NotNull(i));
+        }
+        if c.unique {
+            add("unique", String::new(), Kind::Unique(i));
+        }
+        if let Some(spec) = &c.pattern {
+            let p = Pattern::compile(spec).map_err(ValidateError::Contract)?;
+            add("pattern", Pattern::regex_text(spec).to_string(), Kind::Pattern(i, p));
+        }
+        if let Some(values) = &c.accepted_values {
+            let mut sorted = values.clone();
+            sorted.sort();
+            sorted.dedup();
+            let rule = serde_json::to_string(&sorted).unwrap_or_default();
+            add("accepted_values", rule, Kind::Accepted(i, values.iter().cloned().collect()));
+        }
+        if c.min.is_some() || c.max.is_some() {
+            let f = |v: Option<f64>| v.map_or("none".to_string(), |v| format!("{v}"));
+            add("range", format!("min={};max={}", f(c.min), f(c.max)), Kind::Range(i, c.min, c.max));
+        }
+        if let Some(fk) = &c.foreign_key {
+            let ref_col = fk.column();
+            let rule = format!("{}.{}", fk.dataset, ref_col);
+            match opts.references.get(&fk.dataset) {
+                Some(r) => {
+                    let keys = reference_keys(r, &fk.dataset, &ref_col)?;
+                    add("foreign_key", rule, Kind::ForeignKey(i, Arc::new(keys)));
+                }
+                None => {
+                    let mut p = Planned::new("foreign_key", col, rule, sev, tol, Kind::Skipped);
+                    p.message = Some(format!("no reference data for {:?} was given or found", fk.dataset));
+                    plan.push(p);
+                }
+            }
+        }
+    }
+    if let Some(f) = &contract.freshness {
+        let i = contract.column_index(&f.column).unwrap_or(0);
+        let rule = format!("max_days_late={}", f.max_days_late);
+        let column_present = !has_columns || present(&f.column);
+        let kind = match opts.ds {
+            Some(ds) if column_present => {
+                let last = days_since_epoch(ds);
+                Kind::Freshness(i, last - f.max_days_late as i32, last)
+            }
+            _ => Kind::Skipped,
+        };
+        let skipped = matches!(kind, Kind::Skipped);
+        let mut p = Planned::new("freshness", Some(&f.column), rule, f.severity, f.tolerance, kind);
+        p.sample_column = Some(i);
+        if skipped {
+            p.message = Some(if column_present { "no ds given or found in the file name".into() } else { "column missing".into() });
+        }
+        plan.push(p);
+    }
+    for r in &contract.rules {
+        let rule = RowRule::parse(&r.rule, contract).map_err(ValidateError::Contract)?;
+        let mut p = Planned::new("row_rule", Some(&r.name), r.rule.clone(), r.severity, r.tolerance, Kind::Rule(rule));
+        p.column = None;
+        p.rule = format!("{}: {}", r.name, r.rule);
+        plan.push(p);
+    }
+    if let Some(rc) = &contract.row_count {
+        let mut problems = Vec::new();
+        if let Some(min) = rc.min {
+            if rows_in < min {
+                problems.push(format!("{rows_in} rows < min {min}"));
+            }
+        }
+        if let Some(max) = rc.max {
+            if rows_in > max {
+                problems.push(format!("{rows_in} rows > max {max}"));
+            }
+        }
+        if let (Some(change), Some(prev)) = (rc.max_change, opts.previous_rows) {
+            let delta = (rows_in as f64 - prev as f64).abs() / (prev.max(1) as f64);
+            if delta > change {
+                problems.push(format!("{rows_in} rows vs {prev} the previous day: change {:.1}% > {:.1}%", delta * 100.0, change * 100.0));
+            }
+        }
+        let rule = serde_json::to_string(&serde_json::json!({"min": rc.min, "max": rc.max, "max_change": rc.max_change})).unwrap_or_default();
+        let mut p = Planned::new("row_count", None, rule, rc.severity, 0.0, Kind::FileLevel(!problems.is_empty()));
+        p.message = (!problems.is_empty()).then(|| problems.join("; "));
+        plan.push(p);
+    }
+    Ok(plan)
+}
+
+/// The typed columns of one chunk (contract order) and each column's cast failures.
+struct Typed {
+    columns: Vec<ArrayRef>,
+    type_failed: Vec<Vec<u32>>,
+}
+
+fn type_chunk(chunk: &Chunk, contract: &Contract) -> Typed {
+    let (columns, type_failed) = contract
+        .columns
+        .par_iter()
+        .zip(chunk.columns.par_iter())
+        .map(|(c, input)| match input {
+            Some(a) => checks::cast_column(a, c.column_type),
+            None => (arrow::array::new_null_array(&c.column_type.data_type(), chunk.rows), Vec::new()),
+        })
+        .unzip();
+    Typed { columns, type_failed }
+}
+
+fn run_check(kind: &Kind, chunk: &Chunk, typed: &Typed) -> Vec<u32> {
+    match kind {
+        Kind::AllRows => (0..chunk.rows as u32).collect(),
+        Kind::Type(i) => typed.type_failed[*i].clone(),
+        Kind::NotNull(i) => match &chunk.columns[*i] {
+            Some(_) => checks::not_null(&typed.columns[*i], &typed.type_failed[*i]),
+            // Absent from this part of a JSON file: every row is null.
+            None => (0..chunk.rows as u32).collect(),
+        },
+        Kind::Pattern(i, p) => checks::pattern(&typed.columns[*i], p),
+        Kind::Accepted(i, v) => checks::accepted_values(&typed.columns[*i], v),
+        Kind::Range(i, lo, hi) => checks::range(&typed.columns[*i], *lo, *hi),
+        Kind::ForeignKey(i, keys) => checks::foreign_key(&typed.columns[*i], keys),
+        Kind::Freshness(i, lo, hi) => checks::freshness(&typed.columns[*i], *lo, *hi),
+        Kind::Rule(r) => r.failing_rows(&typed.columns, chunk.rows),
+        Kind::Parse | Kind::FileLevel(_) | Kind::Unique(_) | Kind::Skipped => Vec::new(),
+    }
+}
+
+/// Text of the input value of a column at some rows (for samples and the quarantine).
+fn as_text(input: Option<&ArrayRef>, rows: &[u32], len: usize) -> StringArray {
+    let Some(a) = input else {
+        return StringArray::new_null(rows.len());
+    };
+    let idx = UInt32Array::from(rows.to_vec());
+    let picked = if rows.len() == len { a.clone() } else { take(a.as_ref(), &idx, None).unwrap_or_else(|_| a.slice(0, 0)) };
+    match cast(&picked, &DataType::Utf8) {
+        Ok(s) if s.len() == rows.len() => s.as_string::<i32>().clone(),
+        _ => StringArray::new_null(rows.len()),
+    }
+}
+
+fn run(
+    input: Input,
+    contract: &Contract,
+    opts: &ValidateOptions,
+    source: &str,
+    format: Option<FileFormat>,
+    started: Instant,
+) -> Result<Outcome, ValidateError> {
+    let rows_in = input.rows();
+    let plan = plan(contract, &input, opts, rows_in)?;
+    let chunks = &input.chunks;
+
+    let typed: Vec<Typed> = chunks.par_iter().map(|c| type_chunk(c, contract)).collect();
+    trace("cast", started);
+
+    // failures[check][chunk] = failing row offsets.
+    let mut failures: Vec<Vec<Vec<u32>>> = plan
+        .par_iter()
+        .map(|p| match &p.kind {
+            Kind::Unique(i) => {
+                let cols: Vec<Vec<ArrayRef>> = typed.iter().map(|t| t.columns.clone()).collect();
+                checks::unique(chunks, &cols, *i)
+            }
+            kind => chunks.par_iter().zip(typed.par_iter()).map(|(c, t)| run_check(kind, c, t)).collect(),
+        })
+        .collect();
+    for f in failures.iter_mut() {
+        f.resize(chunks.len(), Vec::new());
+    }
+
+    // A row is invalid when it fails any check of severity error.
+    let error_checks: Vec<usize> =
+        (0..plan.len()).filter(|&k| plan[k].severity == Severity::Error && !matches!(plan[k].kind, Kind::FileLevel(_))).collect();
+    trace("checks", started);
+    let per_chunk: Vec<(Vec<u32>, Vec<String>)> = (0..chunks.len())
+        .into_par_iter()
+        .map(|ci| {
+            let mut invalid: Vec<u32> = error_checks.iter().flat_map(|&k| failures[k][ci].iter().copied()).collect();
+            invalid.sort_unstable();
+            invalid.dedup();
+            let mut labels: Vec<String> = vec![String::new(); invalid.len()];
+            for (k, p) in plan.iter().enumerate() {
+                for r in &failures[k][ci] {
+                    if let Ok(pos) = invalid.binary_search(r) {
+                        let l = &mut labels[pos];
+                        if !l.is_empty() {
+                            l.push(';');
+                        }
+                        l.push_str(&p.label);
+                    }
+                }
+            }
+            (invalid, labels)
+        })
+        .collect();
+
+    // The valid rows, chunk by chunk, in the contract's schema and order.
+    let schema = contract.schema();
+    let valid_batches: Vec<RecordBatch> = typed
+        .par_iter()
+        .zip(per_chunk.par_iter())
+        .map(|(t, (invalid, _))| {
+            let batch = RecordBatch::try_new(schema.clone(), t.columns.clone())
+                .map_err(|e| ValidateError::Internal(format!("cannot assemble the valid rows: {e}")))?;
+            if invalid.is_empty() {
+                return Ok(batch);
+            }
+            let mut keep = vec![true; batch.num_rows()];
+            for &r in invalid {
+                keep[r as usize] = false;
+            }
+            filter_record_batch(&batch, &BooleanArray::from(keep))
+                .map_err(|e| ValidateError::Internal(format!("cannot filter the valid rows: {e}")))
+        })
+        .collect::<Result<_, _>>()?;
+    drop(typed);
+
+    trace("split", started);
+    let quarantine = build_quarantine(contract, chunks, &per_chunk, &input.unparsed)?;
+    trace("quarantine", started);
+    let rows_invalid = quarantine.num_rows() as u64;
+    let rows_valid: u64 = valid_batches.iter().map(|b| b.num_rows() as u64).sum();
+    if rows_valid + rows_invalid != rows_in {
+        return Err(ValidateError::Internal(format!(
+            "{source}: {rows_in} rows in but {rows_valid} valid + {rows_invalid} invalid"
+        )));
+    }
+
+    // Outputs.
+    let out_format = opts.output_format.or(format).unwrap_or(FileFormat::Parquet);
+    if let Some(p) = &opts.valid_out {
+        write_output(p, out_format, schema.clone(), &valid_batches)?;
+    }
+    if let Some(p) = &opts.quarantine_out {
+        write_output(p, out_format, quarantine.schema(), std::slice::from_ref(&quarantine))?;
+    }
+
+    trace("write", started);
+    // The report.
+    let mut results = Vec::with_capacity(plan.len());
+    for (k, p) in plan.iter().enumerate() {
+        let (rows_failed, file_failed) = match &p.kind {
+            Kind::Parse => (input.unparsed.len() as u64, false),
+            Kind::FileLevel(failed) => (0, *failed),
+            _ => (failures[k].iter().map(|f| f.len() as u64).sum(), false),
+        };
+        let samples: Vec<Option<String>> = match &p.kind {
+            Kind::Parse => input
+                .unparsed
+                .iter()
+                .take(SAMPLES)
+                .map(|u| Some(format!("line {}: {}", u.line.unwrap_or(u.record + 1), u.reason)))
+                .collect(),
+            Kind::Rule(_) => failures[k]
+                .iter()
+                .zip(chunks)
+                .flat_map(|(f, c)| f.iter().map(move |&r| Some(format!("row {}", c.record(r as usize)))))
+                .take(SAMPLES)
+                .collect(),
+            _ => match p.sample_column {
+                Some(col) => {
+                    let mut out = Vec::new();
+                    for (f, c) in failures[k].iter().zip(chunks) {
+                        if out.len() >= SAMPLES {
+                            break;
+                        }
+                        let rows: Vec<u32> = f.iter().take(SAMPLES - out.len()).copied().collect();
+                        if rows.is_empty() {
+                            continue;
+                        }
+                        let text = as_text(c.columns[col].as_ref(), &rows, usize::MAX);
+                        out.extend(text.iter().map(|v| v.map(str::to_string)));
+                    }
+                    out
+                }
+                None => Vec::new(),
+            },
+        };
+        let fraction = if rows_in == 0 { 0.0 } else { rows_failed as f64 / rows_in as f64 };
+        let status = if matches!(p.kind, Kind::Skipped) {
+            "skipped"
+        } else if rows_failed == 0 && !file_failed {
+            "passed"
+        } else if p.severity == Severity::Warn {
+            "warn"
+        } else if !file_failed && fraction <= p.tolerance {
+            "tolerated"
+        } else {
+            "failed"
+        };
+        results.push(CheckResult {
+            check: p.check.to_string(),
+            column: p.column.clone(),
+            rule: p.rule.clone(),
+            label: p.label.clone(),
+            severity: p.severity.name().to_string(),
+            tolerance: p.tolerance,
+            status: status.to_string(),
+            rows_failed,
+            failed_fraction: fraction,
+            file_level: matches!(p.kind, Kind::FileLevel(_)),
+            samples,
+            signature: report::signature(&contract.dataset, p.check, p.column.as_deref().or(match &p.kind {
+                Kind::Rule(_) => Some(p.label.as_str()),
+                _ => None,
+            }), &p.rule),
+            message: p.message.clone(),
+        });
+    }
+    let status = if results.iter().any(|c| c.status == "failed") {
+        "failed"
+    } else if results.iter().any(|c| c.is_failure()) {
+        "warn"
+    } else {
+        "passed"
+    };
+    let report = ValidationReport {
+        dataset: contract.dataset.clone(),
+        ds: opts.ds.map(|d| d.format("%Y-%m-%d").to_string()),
+        source: source.to_string(),
+        format: format.map(|f| f.to_string()),
+        contract_version: contract.version,
+        rows_in,
+        rows_valid,
+        rows_invalid,
+        status: status.to_string(),
+        checks: results,
+        valid_path: opts.valid_out.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        quarantine_path: opts.quarantine_out.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(Outcome {
+        report,
+        valid: opts.collect.then_some((schema, valid_batches)),
+        quarantine: opts.collect.then_some(quarantine),
+    })
+}
+
+/// Phase timings on stderr when MARKETING_CORE_TRACE is set (for profiling the benchmark).
+fn trace(phase: &str, started: Instant) {
+    if std::env::var_os("MARKETING_CORE_TRACE").is_some() {
+        eprintln!("marketing_core validate: {phase:<10} done at {:.3}s", started.elapsed().as_secs_f64());
+    }
+}
+
+fn write_output(path: &Path, format: FileFormat, schema: SchemaRef, batches: &[RecordBatch]) -> Result<(), IoError> {
+    if format == FileFormat::Parquet {
+        return write::write_parquet(path, schema, batches).map(|_| ());
+    }
+    let mut sink = FileSink::create(path, format, schema.clone())?;
+    if batches.iter().all(|b| b.num_rows() == 0) {
+        // A header-only CSV (an empty JSON Lines file) for an empty result.
+        sink.write_batch(&RecordBatch::new_empty(schema))?;
+    }
+    for b in batches.iter().filter(|b| b.num_rows() > 0) {
+        sink.write_batch(b)?;
+    }
+    sink.commit().map(|_| ())
+}
+
+struct QuarantineBuilder {
+    values: Vec<StringBuilder>,
+    failed: StringBuilder,
+    rows: Int64Builder,
+    lines: Int64Builder,
+    raw: StringBuilder,
+    error: StringBuilder,
+}
+
+impl QuarantineBuilder {
+    fn push_unparsed(&mut self, u: &Unparsed) {
+        for v in self.values.iter_mut() {
+            v.append_null();
+        }
+        self.failed.append_value("parse");
+        self.rows.append_value(u.record as i64);
+        self.lines.append_option(u.line.map(|l| l as i64));
+        self.raw.append_value(&u.raw);
+        self.error.append_value(&u.reason);
+    }
+}
+
+fn build_quarantine(
+    contract: &Contract,
+    chunks: &[Chunk],
+    per_chunk: &[(Vec<u32>, Vec<String>)],
+    unparsed: &[Unparsed],
+) -> Result<RecordBatch, ValidateError> {
+    let schema = quarantine_schema(contract);
+    let ncols = contract.columns.len();
+    let total: usize = per_chunk.iter().map(|(i, _)| i.len()).sum::<usize>() + unparsed.len();
+    let mut q = QuarantineBuilder {
+        values: (0..ncols).map(|_| StringBuilder::with_capacity(total, total * 16)).collect(),
+        failed: StringBuilder::with_capacity(total, total * 16),
+        rows: Int64Builder::with_capacity(total),
+        lines: Int64Builder::with_capacity(total),
+        raw: StringBuilder::with_capacity(total, 0),
+        error: StringBuilder::with_capacity(total, 0),
+    };
+    // Merge the unparsed records in, in record order.
+    let mut pending = unparsed.iter().peekable();
+    for (c, (invalid, labels)) in chunks.iter().zip(per_chunk) {
+        if invalid.is_empty() {
+            continue;
+        }
+        let texts: Vec<StringArray> = (0..ncols).map(|i| as_text(c.columns[i].as_ref(), invalid, c.rows)).collect();
+        for (j, &r) in invalid.iter().enumerate() {
+            let record = c.record(r as usize);
+            while let Some(u) = pending.next_if(|u| u.record < record) {
+                q.push_unparsed(u);
+            }
+            for (i, v) in q.values.iter_mut().enumerate() {
+                v.append_option(texts[i].is_valid(j).then(|| texts[i].value(j)));
+            }
+            q.failed.append_value(&labels[j]);
+            q.rows.append_value(record as i64);
+            q.lines.append_option(c.line(r as usize).map(|l| l as i64));
+            q.raw.append_null();
+            q.error.append_null();
+        }
+    }
+    for u in pending {
+        q.push_unparsed(u);
+    }
+    let mut columns: Vec<ArrayRef> = q.values.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef).collect();
+    columns.push(Arc::new(q.failed.finish()));
+    columns.push(Arc::new(q.rows.finish()));
+    columns.push(Arc::new(q.lines.finish()));
+    columns.push(Arc::new(q.raw.finish()));
+    columns.push(Arc::new(q.error.finish()));
+    RecordBatch::try_new(schema, columns).map_err(|e| ValidateError::Internal(format!("cannot assemble the quarantine: {e}")))
+}
+
+#[cfg(test)]
+mod tests;

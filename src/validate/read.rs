@@ -1,0 +1,773 @@
+//! Tolerant readers: every row that can be isolated is kept, either as a row of string
+//! (CSV, JSON Lines) or typed (Parquet, Arrow) columns, or as an `Unparsed` record with its
+//! line number and the reason; only a file that cannot be read at all is an error.
+//!
+//! Text files are streamed in blocks, cut at record boundaries and parsed in parallel
+//! (rayon), so memory holds the columns, not the file.
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use rayon::prelude::*;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+use super::contract::Contract;
+use super::ValidateError;
+
+/// Bytes per parallel parse task.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// Rows of the input, with one (optional) array per contract column.
+pub struct Chunk {
+    /// Per contract column: the input array (Utf8 for text formats), None when absent.
+    pub columns: Vec<Option<ArrayRef>>,
+    pub rows: usize,
+    /// The 0-based record index of each row: `first_record + local`.
+    pub first_record: u64,
+    /// Local record offsets when they are not simply 0..rows (unparsed rows in between).
+    pub local_records: Option<Vec<u32>>,
+    /// 1-based line of each row for text formats: `first_line + lines[i]`.
+    pub first_line: u64,
+    pub lines: Option<Vec<u32>>,
+}
+
+impl Chunk {
+    pub fn record(&self, i: usize) -> u64 {
+        self.first_record + self.local_records.as_ref().map_or(i as u64, |l| l[i] as u64)
+    }
+
+    pub fn line(&self, i: usize) -> Option<u64> {
+        self.lines.as_ref().map(|l| self.first_line + l[i] as u64)
+    }
+}
+
+/// A record that could not be split into columns.
+#[derive(Clone, Debug)]
+pub struct Unparsed {
+    pub record: u64,
+    pub line: Option<u64>,
+    pub raw: String,
+    pub reason: String,
+}
+
+pub struct Input {
+    pub chunks: Vec<Chunk>,
+    pub unparsed: Vec<Unparsed>,
+    /// Column names as found in the input, in input order.
+    pub input_columns: Vec<String>,
+    /// False when the input says nothing about its columns (no header, no parsed row):
+    /// presence and order checks are skipped.
+    pub has_columns: bool,
+    /// A CSV without even a header line (an empty file): a file-level schema failure.
+    pub missing_header: bool,
+}
+
+impl Input {
+    pub fn rows(&self) -> u64 {
+        self.chunks.iter().map(|c| c.rows as u64).sum::<u64>() + self.unparsed.len() as u64
+    }
+}
+
+/// A parsed chunk before its global offsets are known.
+struct Parsed {
+    chunk: Chunk,
+    unparsed: Vec<Unparsed>,
+    records: u64,
+    lines: u64,
+    extra_keys: Vec<String>,
+    first_keys: Option<Vec<String>>,
+}
+
+fn unreadable(path: &Path, message: impl Into<String>) -> ValidateError {
+    ValidateError::Unreadable { path: path.to_path_buf(), message: message.into() }
+}
+
+/// Reads until `buf` holds at least `want` bytes or the file ends. Returns true at EOF.
+fn fill(file: &mut File, buf: &mut Vec<u8>, want: usize, path: &Path) -> Result<bool, ValidateError> {
+    while buf.len() < want {
+        let old = buf.len();
+        buf.resize(want.max(old + 1), 0);
+        let n = file.read(&mut buf[old..]).map_err(|e| unreadable(path, format!("read error at byte {old}: {e}")))?;
+        buf.truncate(old + n);
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Record boundaries (offsets just after a newline that is not inside quotes) about every
+/// CHUNK_BYTES, and the end of the last complete record.
+fn split_points(buf: &[u8], csv_quotes: bool, eof: bool) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    let mut last = 0;
+    let mut target = CHUNK_BYTES;
+    if csv_quotes {
+        let mut in_quotes = false;
+        for i in memchr::memchr2_iter(b'"', b'\n', buf) {
+            if buf[i] == b'"' {
+                in_quotes = !in_quotes;
+            } else if !in_quotes && i + 1 >= target {
+                cuts.push(i + 1);
+                last = i + 1;
+                target = i + 1 + CHUNK_BYTES;
+            } else if !in_quotes {
+                last = i + 1;
+            }
+        }
+    } else {
+        let mut start = 0;
+        while start + CHUNK_BYTES < buf.len() {
+            match memchr::memchr(b'\n', &buf[start + CHUNK_BYTES..]) {
+                Some(i) => {
+                    start += CHUNK_BYTES + i + 1;
+                    cuts.push(start);
+                }
+                None => break,
+            }
+        }
+        last = memchr::memrchr(b'\n', buf).map_or(0, |i| i + 1);
+    }
+    let end = if eof { buf.len() } else { last };
+    cuts.retain(|&c| c < end);
+    if end > 0 {
+        cuts.push(end);
+    }
+    cuts
+}
+
+/// Streams a text file in blocks and parses each block's chunks in parallel.
+fn stream_text(
+    path: &Path,
+    csv_quotes: bool,
+    mut skip_prefix: impl FnMut(&[u8], bool) -> Result<Option<usize>, ValidateError>,
+    parse: impl Fn(&[u8]) -> Parsed + Sync,
+) -> Result<(Vec<Parsed>, u64), ValidateError> {
+    let mut file = File::open(path).map_err(|e| unreadable(path, e.to_string()))?;
+    let block = CHUNK_BYTES * rayon::current_num_threads().max(1) * 2;
+    let mut buf: Vec<u8> = Vec::with_capacity(block + CHUNK_BYTES);
+    let mut parts = Vec::new();
+    let mut prefix_lines = 0u64;
+    let mut prefix_done = false;
+    let mut want = block;
+    loop {
+        let eof = fill(&mut file, &mut buf, want, path)?;
+        let mut start = 0;
+        if !prefix_done {
+            match skip_prefix(&buf, eof)? {
+                Some(n) => {
+                    prefix_lines = memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+                    start = n;
+                    prefix_done = true;
+                }
+                None if eof => return Ok((parts, 0)),
+                None => {
+                    // The header is longer than a block: read more.
+                    want = buf.len() * 2;
+                    continue;
+                }
+            }
+        }
+        let cuts = split_points(&buf[start..], csv_quotes, eof);
+        let mut ranges = Vec::with_capacity(cuts.len());
+        let mut from = start;
+        for c in cuts {
+            ranges.push(from..start + c);
+            from = start + c;
+        }
+        let parsed: Vec<Parsed> = ranges.par_iter().map(|r| parse(&buf[r.clone()])).collect();
+        parts.extend(parsed);
+        if eof {
+            break;
+        }
+        buf.drain(..from);
+        // A record longer than a block: read more before trying again.
+        want = if from == 0 { (buf.len() * 2).max(block) } else { block };
+    }
+    Ok((parts, prefix_lines))
+}
+
+/// Assigns global record and line numbers, in order.
+fn assemble(parts: Vec<Parsed>, first_line: u64) -> (Vec<Chunk>, Vec<Unparsed>, Vec<String>, Option<Vec<String>>) {
+    let mut chunks = Vec::with_capacity(parts.len());
+    let mut unparsed = Vec::new();
+    let mut extra = Vec::new();
+    let mut first_keys = None;
+    let (mut record, mut line) = (0u64, first_line);
+    for mut p in parts {
+        p.chunk.first_record = record;
+        p.chunk.first_line = line;
+        for mut u in p.unparsed {
+            u.record += record;
+            u.line = u.line.map(|l| l + line);
+            unparsed.push(u);
+        }
+        for k in p.extra_keys {
+            if !extra.contains(&k) {
+                extra.push(k);
+            }
+        }
+        if first_keys.is_none() {
+            first_keys = p.first_keys;
+        }
+        record += p.records;
+        line += p.lines;
+        if p.chunk.rows > 0 {
+            chunks.push(p.chunk);
+        }
+    }
+    (chunks, unparsed, extra, first_keys)
+}
+
+fn lossy(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    s.trim_end_matches(['\r', '\n']).to_string()
+}
+
+// --- CSV ---------------------------------------------------------------------------------
+
+fn csv_reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes)
+}
+
+/// The header record: its length in bytes and the column names.
+fn csv_header(buf: &[u8], eof: bool) -> Option<(usize, Vec<String>)> {
+    let mut in_quotes = false;
+    let mut end = None;
+    for i in memchr::memchr2_iter(b'"', b'\n', buf) {
+        if buf[i] == b'"' {
+            in_quotes = !in_quotes;
+        } else if !in_quotes {
+            end = Some(i + 1);
+            break;
+        }
+    }
+    let end = match end {
+        Some(e) => e,
+        None if eof => buf.len(),
+        None => return None,
+    };
+    let body = buf[..end].strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&buf[..end]);
+    let mut r = csv_reader(body);
+    let mut rec = csv::ByteRecord::new();
+    let names = match r.read_byte_record(&mut rec) {
+        Ok(true) => rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect(),
+        _ => Vec::new(),
+    };
+    Some((end, names))
+}
+
+pub fn read_csv(path: &Path, contract: &Contract) -> Result<Input, ValidateError> {
+    // The header first, so that every chunk knows which field is which column.
+    let mut file = File::open(path).map_err(|e| unreadable(path, e.to_string()))?;
+    let mut probe = Vec::new();
+    let mut want = 1 << 16;
+    let names = loop {
+        let eof = fill(&mut file, &mut probe, want, path)?;
+        if let Some((_, names)) = csv_header(&probe, eof) {
+            break names;
+        }
+        want *= 4;
+    };
+    drop(file);
+    let mapping: Vec<Option<usize>> = names.iter().map(|n| contract.column_index(n)).collect();
+    let width = names.len();
+    let skip = |buf: &[u8], eof: bool| -> Result<Option<usize>, ValidateError> {
+        Ok(csv_header(buf, eof).map(|(end, _)| end))
+    };
+    let ncols = contract.columns.len();
+    let (parts, header_lines) =
+        stream_text(path, true, skip, |bytes| parse_csv_chunk(bytes, &mapping, width, ncols))?;
+    let has_columns = !names.is_empty();
+    let (chunks, unparsed, _, _) = assemble(parts, 1 + header_lines);
+    Ok(Input { chunks, unparsed, input_columns: names, has_columns, missing_header: !has_columns })
+}
+
+fn parse_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize, ncols: usize) -> Parsed {
+    // Most files have no quotes and no carriage returns: then a record is a line and a
+    // field is what lies between commas, and a plain split is exact (and several times
+    // faster than the general state machine, which handles everything else).
+    if memchr::memchr2(b'"', b'\r', bytes).is_none() {
+        return parse_plain_csv_chunk(bytes, mapping, width, ncols);
+    }
+    parse_quoted_csv_chunk(bytes, mapping, width, ncols)
+}
+
+fn parse_plain_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize, ncols: usize) -> Parsed {
+    let estimate = bytes.len() / 100 + 16;
+    let mut builders: Vec<Option<StringBuilder>> = (0..ncols)
+        .map(|c| mapping.contains(&Some(c)).then(|| StringBuilder::with_capacity(estimate, bytes.len() / ncols.max(1))))
+        .collect();
+    let mut lines = Vec::with_capacity(estimate);
+    let mut local_records: Vec<u32> = Vec::new();
+    let mut unparsed = Vec::new();
+    let (mut records, mut rows) = (0u64, 0usize);
+    let mut fields: Vec<&[u8]> = Vec::with_capacity(width + 1);
+    let mut line_start = 0;
+    let ends = memchr::memchr_iter(b'\n', bytes).chain((bytes.last() != Some(&b'\n')).then_some(bytes.len()));
+    for (line_no, end) in ends.enumerate() {
+        let line = &bytes[line_start..end];
+        line_start = end + 1;
+        if line.is_empty() {
+            continue;
+        }
+        fields.clear();
+        let mut start = 0;
+        for i in memchr::memchr_iter(b',', line) {
+            fields.push(&line[start..i]);
+            start = i + 1;
+        }
+        fields.push(&line[start..]);
+        let reject = if fields.len() != width {
+            Some(format!("expected {width} fields, found {}", fields.len()))
+        } else if let Err(e) = std::str::from_utf8(line) {
+            let at = e.valid_up_to();
+            let field = line[..at].iter().filter(|&&b| b == b',').count();
+            let field_start = line[..at].iter().rposition(|&b| b == b',').map_or(0, |p| p + 1);
+            Some(format!("invalid UTF-8 in field {} at byte {} of the field", field + 1, at - field_start))
+        } else {
+            None
+        };
+        if let Some(reason) = reject {
+            if local_records.is_empty() {
+                local_records.extend(0..rows as u32);
+            }
+            unparsed.push(Unparsed { record: records, line: Some(line_no as u64), raw: lossy(line), reason });
+            records += 1;
+            continue;
+        }
+        for (i, field) in fields.iter().enumerate() {
+            if let Some(Some(c)) = mapping.get(i) {
+                if let Some(b) = &mut builders[*c] {
+                    if field.is_empty() {
+                        b.append_null();
+                    } else {
+                        // Checked above: the whole line is UTF-8, and commas are ASCII.
+                        b.append_value(unsafe { std::str::from_utf8_unchecked(field) });
+                    }
+                }
+            }
+        }
+        if !unparsed.is_empty() {
+            local_records.push(records as u32);
+        }
+        lines.push(line_no as u32);
+        rows += 1;
+        records += 1;
+    }
+    let chunk = Chunk {
+        columns: builders.into_iter().map(|b| b.map(|mut b| std::sync::Arc::new(b.finish()) as ArrayRef)).collect(),
+        rows,
+        first_record: 0,
+        local_records: (!unparsed.is_empty()).then_some(local_records),
+        first_line: 0,
+        lines: Some(lines),
+    };
+    Parsed {
+        chunk,
+        unparsed,
+        records,
+        lines: memchr::memchr_iter(b'\n', bytes).count() as u64,
+        extra_keys: Vec::new(),
+        first_keys: None,
+    }
+}
+
+fn parse_quoted_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize, ncols: usize) -> Parsed {
+    let estimate = bytes.len() / 100 + 16;
+    let mut builders: Vec<Option<StringBuilder>> = (0..ncols)
+        .map(|c| mapping.contains(&Some(c)).then(|| StringBuilder::with_capacity(estimate, bytes.len() / ncols.max(1))))
+        .collect();
+    let mut reader = csv_reader(bytes);
+    let mut rec = csv::ByteRecord::new();
+    let mut lines = Vec::with_capacity(estimate);
+    let mut local_records: Vec<u32> = Vec::new();
+    let mut unparsed = Vec::new();
+    let mut records = 0u64;
+    let mut rows = 0usize;
+    loop {
+        let start = reader.position().clone();
+        match reader.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                // csv only fails on I/O or UTF-8 in string records; keep the raw text.
+                let end = reader.position().byte() as usize;
+                if local_records.is_empty() {
+                    local_records.extend(0..rows as u32);
+                }
+                unparsed.push(Unparsed {
+                    record: records,
+                    line: Some(start.line() - 1),
+                    raw: lossy(&bytes[start.byte() as usize..end.min(bytes.len())]),
+                    reason: e.to_string(),
+                });
+                records += 1;
+                continue;
+            }
+        }
+        let pos = rec.position().cloned().unwrap_or(start);
+        // The csv crate reports a record after blank lines at the first blank line.
+        let (mut line, mut record_start) = (pos.line() - 1, pos.byte() as usize);
+        while record_start < bytes.len() && matches!(bytes[record_start], b'\n' | b'\r') {
+            line += u64::from(bytes[record_start] == b'\n');
+            record_start += 1;
+        }
+        let reject = if rec.len() != width {
+            Some(format!("expected {width} fields, found {}", rec.len()))
+        } else if std::str::from_utf8(rec.as_slice()).is_err() {
+            let (field, valid) = rec
+                .iter()
+                .enumerate()
+                .find_map(|(i, f)| std::str::from_utf8(f).err().map(|e| (i, e.valid_up_to())))
+                .unwrap_or((0, 0));
+            Some(format!("invalid UTF-8 in field {} at byte {} of the field", field + 1, valid))
+        } else {
+            None
+        };
+        if let Some(reason) = reject {
+            let end = reader.position().byte() as usize;
+            unparsed.push(Unparsed {
+                record: records,
+                line: Some(line),
+                raw: lossy(&bytes[record_start.min(end)..end.min(bytes.len())]),
+                reason,
+            });
+            if local_records.is_empty() {
+                local_records.extend(0..rows as u32);
+            }
+            records += 1;
+            continue;
+        }
+        for (i, field) in rec.iter().enumerate() {
+            if let Some(Some(c)) = mapping.get(i) {
+                if let Some(b) = &mut builders[*c] {
+                    if field.is_empty() {
+                        b.append_null();
+                    } else {
+                        // Checked above: the whole record is UTF-8.
+                        b.append_value(unsafe { std::str::from_utf8_unchecked(field) });
+                    }
+                }
+            }
+        }
+        if !unparsed.is_empty() {
+            local_records.push(records as u32);
+        }
+        lines.push(line as u32);
+        rows += 1;
+        records += 1;
+    }
+    let chunk = Chunk {
+        columns: builders.into_iter().map(|b| b.map(|mut b| std::sync::Arc::new(b.finish()) as ArrayRef)).collect(),
+        rows,
+        first_record: 0,
+        local_records: (!unparsed.is_empty()).then_some(local_records),
+        first_line: 0,
+        lines: Some(lines),
+    };
+    Parsed {
+        chunk,
+        unparsed,
+        records,
+        lines: memchr::memchr_iter(b'\n', bytes).count() as u64,
+        extra_keys: Vec::new(),
+        first_keys: None,
+    }
+}
+
+// --- JSON Lines ---------------------------------------------------------------------------
+
+/// One JSON value as text: strings as they are, numbers and booleans as written.
+enum Cell<'a> {
+    Null,
+    Text(Cow<'a, str>),
+}
+
+impl<'de> Deserialize<'de> for Cell<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Cell<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, number, boolean or null")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cell::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cell::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Cell::Text(Cow::Owned(v)))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Cell::Text(Cow::Borrowed(if v { "true" } else { "false" })))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Cell::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Cell::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Cell::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Cell::Null)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(Cell::Null)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A JSON object with its keys in order.
+struct Object<'a>(Vec<(Cow<'a, str>, Cell<'a>)>);
+
+impl<'de> Deserialize<'de> for Object<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Object<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(16);
+                while let Some(key) = map.next_key::<Cell<'de>>()? {
+                    let key = match key {
+                        Cell::Text(k) => k,
+                        Cell::Null => return Err(de::Error::custom("null key")),
+                    };
+                    out.push((key, map.next_value::<Cell<'de>>()?));
+                }
+                Ok(Object(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+pub fn read_json(path: &Path, contract: &Contract) -> Result<Input, ValidateError> {
+    let names: Vec<&str> = contract.columns.iter().map(|c| c.name.as_str()).collect();
+    let skip = |buf: &[u8], _eof: bool| -> Result<Option<usize>, ValidateError> {
+        Ok(Some(if buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 }))
+    };
+    let (parts, _) = stream_text(path, false, skip, |bytes| parse_json_chunk(bytes, &names))?;
+    let (chunks, unparsed, extra, first_keys) = assemble(parts, 1);
+    let any_rows = !chunks.is_empty();
+    let mut input_columns = first_keys.unwrap_or_default();
+    for c in &chunks {
+        for (i, col) in c.columns.iter().enumerate() {
+            if col.is_some() && !input_columns.iter().any(|n| n == names[i]) {
+                input_columns.push(names[i].to_string());
+            }
+        }
+    }
+    for e in extra {
+        if !input_columns.contains(&e) {
+            input_columns.push(e);
+        }
+    }
+    Ok(Input { chunks, unparsed, input_columns, has_columns: any_rows, missing_header: false })
+}
+
+fn parse_json_chunk(bytes: &[u8], names: &[&str]) -> Parsed {
+    let ncols = names.len();
+    let estimate = bytes.len() / 200 + 16;
+    let mut builders: Vec<StringBuilder> =
+        (0..ncols).map(|_| StringBuilder::with_capacity(estimate, bytes.len() / ncols.max(1))).collect();
+    let mut seen = vec![false; ncols];
+    let mut lines = Vec::with_capacity(estimate);
+    let mut local_records = Vec::new();
+    let mut unparsed = Vec::new();
+    let mut extra_keys: Vec<String> = Vec::new();
+    let mut first_keys = None;
+    let (mut records, mut rows) = (0u64, 0usize);
+    let mut row: Vec<Option<Cow<str>>> = vec![None; ncols];
+    let mut line_no = 0u32;
+    for raw_line in bytes.split(|&b| b == b'\n') {
+        let this_line = line_no;
+        line_no += 1;
+        let text = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
+        if text.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let reject = |reason: String, unparsed: &mut Vec<Unparsed>, local: &mut Vec<u32>| {
+            unparsed.push(Unparsed { record: records, line: Some(this_line as u64), raw: lossy(text), reason });
+            if local.is_empty() {
+                local.extend(0..rows as u32);
+            }
+        };
+        let s = match std::str::from_utf8(text) {
+            Ok(s) => s,
+            Err(e) => {
+                reject(format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()), &mut unparsed, &mut local_records);
+                records += 1;
+                continue;
+            }
+        };
+        let obj: Object = match serde_json::from_str(s) {
+            Ok(o) => o,
+            Err(e) => {
+                reject(format!("malformed JSON: {e}"), &mut unparsed, &mut local_records);
+                records += 1;
+                continue;
+            }
+        };
+        if first_keys.is_none() {
+            first_keys = Some(obj.0.iter().map(|(k, _)| k.to_string()).collect());
+        }
+        for slot in row.iter_mut() {
+            *slot = None;
+        }
+        for (k, v) in obj.0 {
+            match names.iter().position(|n| *n == k) {
+                Some(i) => {
+                    seen[i] = true;
+                    row[i] = match v {
+                        Cell::Text(t) => Some(t),
+                        Cell::Null => None,
+                    };
+                }
+                None => {
+                    if !extra_keys.iter().any(|e| *e == k) {
+                        extra_keys.push(k.into_owned());
+                    }
+                }
+            }
+        }
+        for (b, v) in builders.iter_mut().zip(row.iter()) {
+            b.append_option(v.as_deref());
+        }
+        if !unparsed.is_empty() {
+            local_records.push(records as u32);
+        }
+        lines.push(this_line);
+        rows += 1;
+        records += 1;
+    }
+    let chunk = Chunk {
+        columns: builders
+            .into_iter()
+            .zip(seen)
+            .map(|(mut b, seen)| seen.then(|| std::sync::Arc::new(b.finish()) as ArrayRef))
+            .collect(),
+        rows,
+        first_record: 0,
+        local_records: (!unparsed.is_empty()).then_some(local_records),
+        first_line: 0,
+        lines: Some(lines),
+    };
+    Parsed {
+        chunk,
+        unparsed,
+        records,
+        lines: memchr::memchr_iter(b'\n', bytes).count() as u64,
+        extra_keys,
+        first_keys,
+    }
+}
+
+// --- Parquet and Arrow ---------------------------------------------------------------------
+
+/// Maps a batch's columns onto the contract's by name.
+pub fn chunk_from_batch(batch: &RecordBatch, contract: &Contract, first_record: u64) -> Chunk {
+    let schema = batch.schema();
+    let columns = contract
+        .columns
+        .iter()
+        .map(|c| schema.index_of(&c.name).ok().map(|i| batch.column(i).clone()))
+        .collect();
+    Chunk { columns, rows: batch.num_rows(), first_record, local_records: None, first_line: 0, lines: None }
+}
+
+pub fn read_batches(batches: &[RecordBatch], input_columns: Vec<String>, contract: &Contract) -> Input {
+    let mut first = 0u64;
+    let mut chunks = Vec::with_capacity(batches.len());
+    for b in batches {
+        if b.num_rows() > 0 {
+            chunks.push(chunk_from_batch(b, contract, first));
+        }
+        first += b.num_rows() as u64;
+    }
+    Input { chunks, unparsed: Vec::new(), input_columns, has_columns: true, missing_header: false }
+}
+
+pub fn read_parquet(path: &Path, contract: &Contract) -> Result<Input, ValidateError> {
+    let open = || File::open(path).map_err(|e| unreadable(path, e.to_string()));
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let builder = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(|e| {
+        unreadable(path, format!("not a readable Parquet file: the footer at byte {size} (end of file) is invalid: {e}"))
+    })?;
+    let input_columns: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+    let groups: Vec<(usize, u64, i64)> = {
+        let meta = builder.metadata();
+        let mut start = 0u64;
+        (0..meta.num_row_groups())
+            .map(|i| {
+                let n = meta.row_group(i).num_rows();
+                let g = (i, start, n);
+                start += n as u64;
+                g
+            })
+            .collect()
+    };
+    drop(builder);
+    let per_group: Vec<Vec<RecordBatch>> = groups
+        .par_iter()
+        .map(|&(i, start, n)| {
+            let fail = |e: String| unreadable(path, format!("row group {i} (rows {start}..{}): {e}", start + n as u64));
+            let reader = ParquetRecordBatchReaderBuilder::try_new(open()?)
+                .map_err(|e| fail(e.to_string()))?
+                .with_row_groups(vec![i])
+                .with_batch_size(65_536)
+                .build()
+                .map_err(|e| fail(e.to_string()))?;
+            let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(|e| fail(e.to_string()))?;
+            let got: usize = batches.iter().map(|b| b.num_rows()).sum();
+            if got as i64 != n {
+                return Err(fail(format!("expected {n} rows, decoded {got}")));
+            }
+            Ok(batches)
+        })
+        .collect::<Result<_, ValidateError>>()?;
+    let batches: Vec<RecordBatch> = per_group.into_iter().flatten().collect();
+    Ok(read_batches(&batches, input_columns, contract))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::AsArray;
+
+    #[test]
+    fn the_plain_csv_path_equals_the_general_one() {
+        let good: &[u8] = b"a,b,c\n1,,x\n\n2,y\n3,\xc3\xa9,z\n4,\xff,q\n5,6,7";
+        let mut bad = good.to_vec();
+        bad[1] = 0xff;
+        for input in [good.to_vec(), bad] {
+            let mapping = [Some(0), None, Some(1)];
+            let a = parse_plain_csv_chunk(&input, &mapping, 3, 2);
+            let b = parse_quoted_csv_chunk(&input, &mapping, 3, 2);
+            assert_eq!((a.records, a.lines, a.chunk.rows), (b.records, b.lines, b.chunk.rows));
+            assert_eq!(a.chunk.lines, b.chunk.lines);
+            assert_eq!(a.chunk.local_records, b.chunk.local_records);
+            let au: Vec<_> = a.unparsed.iter().map(|u| (u.record, u.line, u.raw.clone(), u.reason.clone())).collect();
+            let bu: Vec<_> = b.unparsed.iter().map(|u| (u.record, u.line, u.raw.clone(), u.reason.clone())).collect();
+            assert_eq!(au, bu);
+            for (x, y) in a.chunk.columns.iter().zip(&b.chunk.columns) {
+                let (x, y) = (x.as_ref().unwrap(), y.as_ref().unwrap());
+                assert_eq!(x.as_string::<i32>(), y.as_string::<i32>());
+            }
+        }
+    }
+}
