@@ -6,6 +6,7 @@
 pub mod datasets;
 pub mod generate;
 pub mod io;
+pub mod store;
 
 #[cfg(feature = "python")]
 mod python;

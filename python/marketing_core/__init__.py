@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from ._core import __version__
 from .exceptions import (
+    AuthenticationError,
     CancelledError,
+    ConflictError,
     FileError,
     InternalError,
     InvalidArgumentError,
+    InvalidBucketError,
+    InvalidKeyError,
     MarketingCoreError,
+    StorageError,
 )
 from .generation import (
     DATASETS,
@@ -23,6 +28,14 @@ from .generation import (
     generate,
     generate_day,
     generate_table,
+)
+from .storage import (
+    StoreConfig,
+    UploadReport,
+    plan_upload,
+    store_from_airflow_connection,
+    store_from_env,
+    upload,
 )
 
 __all__ = [
@@ -36,10 +49,22 @@ __all__ = [
     "generate",
     "generate_day",
     "generate_table",
+    # upload
+    "StoreConfig",
+    "UploadReport",
+    "plan_upload",
+    "store_from_airflow_connection",
+    "store_from_env",
+    "upload",
     # errors
     "MarketingCoreError",
     "InvalidArgumentError",
     "FileError",
     "CancelledError",
     "InternalError",
+    "StorageError",
+    "AuthenticationError",
+    "ConflictError",
+    "InvalidKeyError",
+    "InvalidBucketError",
 ]

@@ -2,6 +2,7 @@
 
 mod errors;
 mod generate;
+mod store;
 
 use pyo3::prelude::*;
 
@@ -12,5 +13,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(generate::generate_table, m)?)?;
     m.add_function(wrap_pyfunction!(generate::dataset_names, m)?)?;
     m.add_function(wrap_pyfunction!(generate::dataset_info, m)?)?;
+    m.add_class::<store::FileUpload>()?;
+    m.add_function(wrap_pyfunction!(store::plan_upload, m)?)?;
+    m.add_function(wrap_pyfunction!(store::upload_files, m)?)?;
+    m.add_function(wrap_pyfunction!(store::validate_key, m)?)?;
+    m.add_function(wrap_pyfunction!(store::validate_bucket, m)?)?;
     Ok(())
 }
