@@ -187,6 +187,9 @@ class UploadReport:
     def __len__(self) -> int:
         return len(self.files)
 
+    def __getitem__(self, index: int) -> Any:
+        return self.files[index]
+
     def __repr__(self) -> str:
         return (
             f"UploadReport(bucket={self.bucket!r}, store={self.store!r}, files={len(self.files)}, "

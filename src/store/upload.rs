@@ -439,6 +439,12 @@ async fn write_multipart(ctx: &Ctx, source: &Path, path: &ObjectPath, md5: &str,
     // The temporary object is removed whatever happened (best effort; a crash here
     // leaves it under TMP_PREFIX, never at the final key).
     let _ = ctx.store.delete(&tmp).await;
+    if let Backend::Local { dir } = &ctx.backend {
+        // LocalFileSystem leaves the staging directories behind; remove this upload's.
+        if let Some(unique_dir) = tmp.as_ref().split('/').nth(1) {
+            let _ = tokio::fs::remove_dir_all(dir.join(TMP_PREFIX).join(unique_dir)).await;
+        }
+    }
     published.map_err(|e| Failure::store(ctx, e))?;
     Ok(Written { bytes_sent: sent, write_requests: parts + 2 })
 }
