@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::{AmazonS3Builder, S3ConditionalPut, S3CopyIfNotExists};
+use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut, S3CopyIfNotExists};
 use object_store::local::LocalFileSystem;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
 
@@ -146,7 +146,7 @@ impl StoreConfig {
     /// The S3 store for `bucket`. `copy_condition` is the header sent with the
     /// server-side copy that publishes a multipart upload (`If-None-Match: *` to create,
     /// `If-Match: <etag>` to replace one version).
-    pub(crate) fn build_s3(&self, bucket: &str, copy_condition: (&str, &str)) -> Result<Arc<dyn ObjectStore>, StoreError> {
+    pub(crate) fn build_s3(&self, bucket: &str, copy_condition: (&str, &str)) -> Result<Arc<AmazonS3>, StoreError> {
         validate_bucket(bucket)?;
         super::install_crypto_provider();
         let mut builder = AmazonS3Builder::from_env()

@@ -6,6 +6,7 @@
 //! - `config`: which store, credentials (redacted everywhere), retries and timeouts.
 //! - `upload`: the upload itself, with bounded concurrency and multipart for large files.
 
+mod complete;
 pub mod config;
 pub mod keys;
 pub mod upload;

@@ -30,6 +30,10 @@ use object_store::{
 };
 use tokio::io::AsyncReadExt;
 
+use object_store::aws::AmazonS3;
+use object_store::multipart::{MultipartStore, PartId};
+
+use super::complete::{Condition, DirectS3};
 use super::config::{StoreConfig, StoreTarget};
 use super::keys::{validate_bucket, validate_key};
 use super::StoreError;
@@ -222,6 +226,10 @@ enum Backend {
 struct Ctx {
     backend: Backend,
     store: Arc<dyn ObjectStore>,
+    /// The same S3 store, for the low-level multipart calls.
+    s3: Option<Arc<AmazonS3>>,
+    /// The conditional multipart completion, when usable (static credentials, path style).
+    direct: Option<DirectS3>,
     cfg: StoreConfig,
     bucket: String,
     opts: UploadOptions,
@@ -390,6 +398,9 @@ async fn write_single(ctx: &Ctx, path: &ObjectPath, data: Bytes, md5: &str, mode
 }
 
 async fn write_multipart(ctx: &Ctx, source: &Path, path: &ObjectPath, md5: &str, mode: &WriteMode) -> Result<Written, Failure> {
+    if let (Some(s3), Some(direct)) = (&ctx.s3, &ctx.direct) {
+        return write_multipart_direct(ctx, s3, direct, source, path, md5, mode).await;
+    }
     let unique = ctx.unique.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let tmp = ObjectPath::from(format!("{TMP_PREFIX}/{}-{nanos}-{unique}/{}", std::process::id(), path.as_ref()));
@@ -447,6 +458,86 @@ async fn write_multipart(ctx: &Ctx, source: &Path, path: &ObjectPath, md5: &str,
     }
     published.map_err(|e| Failure::store(ctx, e))?;
     Ok(Written { bytes_sent: sent, write_requests: parts + 2 })
+}
+
+/// Multipart straight to the key: parts in parallel (bounded), then one conditional
+/// `CompleteMultipartUpload`; on any failure the upload is aborted (nothing visible).
+async fn write_multipart_direct(
+    ctx: &Ctx,
+    s3: &Arc<AmazonS3>,
+    direct: &DirectS3,
+    source: &Path,
+    path: &ObjectPath,
+    md5: &str,
+    mode: &WriteMode,
+) -> Result<Written, Failure> {
+    let condition = match mode {
+        WriteMode::Create => Condition::Create,
+        WriteMode::Replace { e_tag: Some(e_tag), .. } => Condition::Replace { e_tag },
+        WriteMode::Replace { e_tag: None, .. } => {
+            return Err(Failure { kind: ErrorKind::Conflict, message: "the existing object has no ETag to replace conditionally".into() })
+        }
+    };
+    let options = PutMultipartOptions { attributes: md5_attributes(ctx, md5), ..Default::default() };
+    let id = s3.create_multipart_opts(path, options).await.map_err(|e| Failure::store(ctx, e))?;
+    let result = async {
+        let mut file = tokio::fs::File::open(source).await.map_err(|e| Failure::io(source, e))?;
+        let part_size = ctx.opts.part_size;
+        let mut tasks: tokio::task::JoinSet<Result<(usize, PartId), object_store::Error>> = tokio::task::JoinSet::new();
+        let mut parts: Vec<Option<PartId>> = Vec::new();
+        let mut sent = 0u64;
+        let join_one = |joined: Option<Result<Result<(usize, PartId), object_store::Error>, tokio::task::JoinError>>,
+                            parts: &mut Vec<Option<PartId>>|
+         -> Result<(), Failure> {
+            match joined {
+                Some(Ok(Ok((idx, part)))) => {
+                    parts[idx] = Some(part);
+                    Ok(())
+                }
+                Some(Ok(Err(e))) => Err(Failure::store(ctx, e)),
+                Some(Err(e)) => Err(Failure { kind: ErrorKind::Backend, message: format!("part upload task failed: {e}") }),
+                None => Ok(()),
+            }
+        };
+        loop {
+            while tasks.len() >= ctx.opts.part_concurrency {
+                join_one(tasks.join_next().await, &mut parts)?;
+            }
+            let mut buf = BytesMut::with_capacity(part_size);
+            while buf.len() < part_size {
+                match file.read_buf(&mut buf).await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => return Err(Failure::io(source, e)),
+                }
+            }
+            if buf.is_empty() {
+                break;
+            }
+            let n = buf.len() as u64;
+            let idx = parts.len();
+            parts.push(None);
+            let (s3, path, id) = (s3.clone(), path.clone(), id.clone());
+            let data = PutPayload::from(buf.freeze());
+            tasks.spawn(async move { s3.put_part(&path, &id, idx, data).await.map(|p| (idx, p)) });
+            sent += n;
+            if let Some(p) = &ctx.progress {
+                p(n, 0);
+            }
+        }
+        while let Some(joined) = tasks.join_next().await {
+            join_one(Some(joined), &mut parts)?;
+        }
+        let parts: Vec<PartId> = parts.into_iter().map(|p| p.expect("every part joined")).collect();
+        direct.complete(path.as_ref(), &id, &parts, condition).await.map_err(|e| Failure::store(ctx, e))?;
+        Ok(Written { bytes_sent: sent, write_requests: parts.len() as u32 + 2 })
+    }
+    .await;
+    if result.is_err() {
+        // Best effort (the server may be gone); an incomplete upload is never visible.
+        let _ = s3.abort_multipart(path, &id).await;
+    }
+    result
 }
 
 /// The conditional server-side copy from the staged object to its key.
@@ -613,16 +704,22 @@ pub fn upload(
     let rt = super::runtime();
     // The S3 client spawns its connection tasks: build it inside the runtime.
     let _guard = rt.enter();
-    let (backend, store) = match &cfg.target {
-        StoreTarget::S3 => (Backend::S3, cfg.build_s3(bucket, ("If-None-Match", "*"))?),
+    let (backend, store, s3, direct) = match &cfg.target {
+        StoreTarget::S3 => {
+            let s3 = cfg.build_s3(bucket, ("If-None-Match", "*"))?;
+            let store: Arc<dyn ObjectStore> = s3.clone();
+            (Backend::S3, store, Some(s3), DirectS3::new(cfg, bucket))
+        }
         StoreTarget::Local { .. } => {
             let (dir, store) = cfg.build_local(bucket)?;
-            (Backend::Local { dir }, store)
+            (Backend::Local { dir }, store, None, None)
         }
     };
     let ctx = Arc::new(Ctx {
         backend,
         store,
+        s3,
+        direct,
         cfg: cfg.clone(),
         bucket: bucket.to_string(),
         opts: opts.clone(),
