@@ -151,7 +151,42 @@ def test_emptied_bucket_gets_everything_again(tmp_path, s3, bucket):
     assert len(list_keys(client, bucket)) == 8
 
 
-def test_changed_file_is_refused_then_replaced_conditionally(tmp_path, s3, bucket):
+@pytest.fixture(params=["complete", "copy"])
+def publish(request, monkeypatch):
+    """Both ways a multipart upload is published: a conditional CompleteMultipartUpload
+    (the default) and the staging + conditional copy fallback."""
+    if request.param == "copy":
+        monkeypatch.setenv("MARKETING_CORE_MULTIPART_PUBLISH", "copy")
+    else:
+        monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
+    return request.param
+
+
+def test_multipart_is_published_conditionally(tmp_path, s3, proxy, bucket, publish):
+    big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 12 * MIB)
+    proxy.clear()
+    report = mc.upload(big, bucket=bucket, store=s3_store(proxy.endpoint), multipart_threshold=5 * MIB, part_size=5 * MIB)
+    assert report[0].status == "uploaded" and report[0].multipart
+    staged = [r for r in proxy.requests if "_marketing_core_tmp" in r[1]]
+    completes = [r for r in proxy.requests if r[0] == "POST" and "uploadId=" in r[1]]
+    parts = [r for r in proxy.requests if r[0] == "PUT" and "partNumber=" in r[1]]
+    assert len(parts) == 3
+    if publish == "complete":
+        assert staged == [] and len(completes) == 1 and "_marketing_core_tmp" not in completes[0][1]
+    else:
+        # Parts go to a staging key; the copy publishes it (the staging object is then
+        # deleted: only the final key is listed below).
+        assert len([r for r in staged if "partNumber=" in r[1]]) == 3, proxy.requests
+        assert not completes or all("_marketing_core_tmp" in r[1] for r in completes)
+    assert list_keys(s3.client(), bucket) == [f"valid-data/contacts/ds={DS}/contacts_{DS}.csv"]
+    # The same key again: skipped after one HEAD.
+    proxy.clear()
+    again = mc.upload(big, bucket=bucket, store=s3_store(proxy.endpoint), multipart_threshold=5 * MIB, part_size=5 * MIB)
+    assert again[0].status == "skipped"
+    assert proxy.methods() == ["HEAD"]
+
+
+def test_changed_file_is_refused_then_replaced_conditionally(tmp_path, s3, bucket, publish):
     small = write_files(tmp_path / "data", 1)[0]
     big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 12 * MIB)
     store = s3_store(s3.endpoint)
@@ -235,7 +270,7 @@ def assert_exactly_one_writer(outs: list[list[list]]) -> None:
         assert sorted(statuses) == ["skipped", "uploaded"], (key, statuses)
 
 
-def test_two_processes_same_new_keys_exactly_one_write(tmp_path, s3, bucket):
+def test_two_processes_same_new_keys_exactly_one_write(tmp_path, s3, bucket, publish):
     write_files(tmp_path / "data", 20, size=256 * 1024)
     write_big(tmp_path / "data" / f"contacts_{DS}.csv", 11 * MIB)
     outs = run_concurrently(tmp_path / "data", bucket, s3_store(s3.endpoint))

@@ -74,7 +74,9 @@ impl DirectS3 {
     /// `None` when the direct completion cannot be used (no static credentials, or
     /// virtual-hosted-style requests).
     pub(crate) fn new(cfg: &StoreConfig, bucket: &str) -> Option<DirectS3> {
-        if !cfg.path_style {
+        // MARKETING_CORE_MULTIPART_PUBLISH=copy forces the staging + conditional copy path
+        // (for stores without conditional completion, and to test that path).
+        if !cfg.path_style || std::env::var("MARKETING_CORE_MULTIPART_PUBLISH").is_ok_and(|v| v == "copy") {
             return None;
         }
         let key_id = cfg.access_key_id.clone().or_else(|| std::env::var("AWS_ACCESS_KEY_ID").ok())?;
