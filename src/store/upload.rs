@@ -8,11 +8,13 @@
 //! - It does not exist → a create-only write (`If-None-Match: *`). The loser of a race
 //!   sees the winner's object: `skipped` if the MD5 matches, `conflict` otherwise.
 //!
-//! Large files (multipart): object_store has no conditional *complete*, so the parts are
-//! uploaded (in parallel, bounded memory, aborted on failure) to a temporary key under
-//! `_marketing_core_tmp/`, and published with one server-side copy carrying the condition
-//! (`If-None-Match: *` to create, `If-Match: <etag>` to replace), then the temporary
-//! object is deleted. The final key is never visible half-written.
+//! Large files (multipart, parts in parallel with bounded memory, aborted on failure):
+//! object_store has no conditional *complete*, so the completion is sent by
+//! `complete.rs` with `If-None-Match: *` / `If-Match: <etag>`. When that is not usable
+//! (no static credentials, virtual-hosted style), the parts go to a temporary key under
+//! `_marketing_core_tmp/` and are published by one server-side copy carrying the same
+//! condition, then the temporary object is deleted. Either way the final key is never
+//! visible half-written.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
