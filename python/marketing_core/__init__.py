@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from ._core import __version__
 from .exceptions import (
+    AuthenticationError,
     CancelledError,
     ContractError,
+    ConflictError,
     FileError,
     InternalError,
     InvalidArgumentError,
+    InvalidBucketError,
+    InvalidKeyError,
     MarketingCoreError,
     ValidationError,
+    StorageError,
 )
 from .generation import (
     DATASETS,
@@ -25,6 +30,14 @@ from .generation import (
     generate,
     generate_day,
     generate_table,
+)
+from .storage import (
+    StoreConfig,
+    UploadReport,
+    plan_upload,
+    store_from_airflow_connection,
+    store_from_env,
+    upload,
 )
 from .validation import (
     CheckResult,
@@ -53,6 +66,13 @@ __all__ = [
     "load_contract",
     "validate",
     "validate_table",
+    # upload
+    "StoreConfig",
+    "UploadReport",
+    "plan_upload",
+    "store_from_airflow_connection",
+    "store_from_env",
+    "upload",
     # errors
     "MarketingCoreError",
     "InvalidArgumentError",
@@ -61,4 +81,9 @@ __all__ = [
     "InternalError",
     "ContractError",
     "ValidationError",
+    "StorageError",
+    "AuthenticationError",
+    "ConflictError",
+    "InvalidKeyError",
+    "InvalidBucketError",
 ]

@@ -1,7 +1,7 @@
 """Stubs for the Rust extension ``marketing_core._core``."""
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, final
 
 import pyarrow as pa
 
@@ -79,3 +79,75 @@ def validate_table(
 ) -> tuple[str, pa.Table | None, pa.Table | None]: ...
 def default_contract(dataset: str) -> str: ...
 def check_contract(contract: str) -> str: ...
+# -- upload (src/python/store.rs) ---------------------------------------------------------
+
+@final
+class FileUpload:
+    @property
+    def source(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def uri(self) -> str: ...
+    @property
+    def dataset(self) -> str | None: ...
+    @property
+    def ds(self) -> str | None: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def bytes_sent(self) -> int: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def md5(self) -> str | None: ...
+    @property
+    def multipart(self) -> bool: ...
+    @property
+    def replaced(self) -> bool: ...
+    @property
+    def write_requests(self) -> int: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def error_kind(self) -> str | None: ...
+    @property
+    def started_at(self) -> float: ...
+    @property
+    def finished_at(self) -> float: ...
+
+def plan_upload(
+    sources: Sequence[str],
+    *,
+    kind: str | None = None,
+    dataset: str | None = None,
+    ds: str | None = None,
+    prefix: str | None = None,
+) -> list[tuple[str, str, str | None, str | None]]: ...
+def validate_key(key: str) -> None: ...
+def validate_bucket(bucket: str) -> None: ...
+def upload_files(
+    items: Sequence[tuple[str, str, str | None, str | None]],
+    *,
+    bucket: str,
+    store_url: str,
+    endpoint: str | None = None,
+    region: str | None = None,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+    session_token: str | None = None,
+    allow_http: bool = False,
+    path_style: bool = True,
+    max_retries: int = 5,
+    retry_timeout: float = 60.0,
+    connect_timeout: float = 5.0,
+    request_timeout: float = 120.0,
+    concurrency: int = 16,
+    multipart_threshold: int = 16777216,
+    part_size: int = 8388608,
+    part_concurrency: int = 8,
+    policy: str = "refuse",
+    progress: Callable[[int, int], object] | None = None,
+) -> list[FileUpload]: ...

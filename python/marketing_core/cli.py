@@ -18,7 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import generation, validation
+from . import generation, storage, validation
 from .exceptions import MarketingCoreError
 
 console = Console()
@@ -181,6 +181,95 @@ def cmd_validate(args: argparse.Namespace) -> int:
             worst = 1
     return worst
 
+def upload_with_progress(args: argparse.Namespace) -> storage.UploadReport:
+    from rich.progress import DownloadColumn, TransferSpeedColumn
+
+    overrides = {}
+    if args.endpoint_url:
+        overrides["endpoint_url"] = args.endpoint_url
+    if args.region:
+        overrides["region"] = args.region
+    if args.allow_http:
+        overrides["allow_http"] = True
+    if args.virtual_hosted:
+        overrides["path_style"] = False
+    if args.airflow_conn:
+        store = storage.store_from_airflow_connection(args.airflow_conn)
+        from dataclasses import replace
+
+        store = replace(store, **overrides) if overrides else store
+    else:
+        store = storage.store_from_env(args.store, **overrides)
+    bar = Progress(
+        TextColumn("[bold]{task.description:<8}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    files_bar = Progress(TextColumn("[bold]{task.description:<8}"), BarColumn(), MofNCompleteColumn(), console=console)
+    tasks: dict[str, int] = {}
+    from rich.console import Group
+    from rich.live import Live
+
+    with Live(Group(bar, files_bar), console=console, refresh_per_second=8):
+
+        def report(bytes_done: int, bytes_total: int, files_done: int, files_total: int) -> None:
+            if not tasks:
+                tasks["bytes"] = bar.add_task("bytes", total=bytes_total)
+                tasks["files"] = files_bar.add_task("files", total=files_total)
+            bar.update(tasks["bytes"], completed=bytes_done)
+            files_bar.update(tasks["files"], completed=files_done)
+
+        return storage.upload(
+            args.sources,
+            bucket=args.bucket,
+            kind=args.kind,
+            dataset=args.dataset,
+            ds=args.ds,
+            prefix=args.prefix,
+            store=store,
+            policy=args.policy,
+            concurrency=args.concurrency,
+            metadata=args.metadata,
+            progress=report,
+            raise_on_error=False,
+        )
+
+
+def print_upload_summary(report: storage.UploadReport) -> None:
+    table = Table(title=f"Upload to {report.store}")
+    for col in ("file", "key", "size", "seconds", "status", "md5 / error"):
+        table.add_column(col, justify="right" if col in {"size", "seconds"} else "left", overflow="fold")
+    for f in report:
+        table.add_row(
+            f.source.rsplit("/", 1)[-1],
+            f.key,
+            _human_bytes(f.bytes),
+            f"{f.seconds:.2f}",
+            f.status,
+            f.error or f.md5 or "-",
+        )
+    console.print(table)
+    counts = report.counts()
+    console.print(
+        ", ".join(f"{n} {s}" for s, n in counts.items())
+        + f"; {_human_bytes(report.bytes_sent)} sent in {report.seconds:.2f} s"
+    )
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    report = upload_with_progress(args)
+    print_upload_summary(report)
+    try:
+        report.raise_for_status(conflicts=True)
+    except MarketingCoreError as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+        return 1
+    return 0
+
 
 def _add_generation_args(p: argparse.ArgumentParser, *, out_default: str | None) -> None:
     p.add_argument("--ds", default="2025-05-25", help="day to generate (YYYY-MM-DD)")
@@ -215,6 +304,26 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--metadata", help="SQLite metadata store to record checks and signatures in")
     v.add_argument("--json", action="store_true", help="print the reports as JSON")
     v.set_defaults(func=cmd_validate)
+    u = sub.add_parser("upload", help="upload files idempotently to S3 / MinIO or a file:// bucket")
+    u.add_argument("sources", nargs="+", help="files or directories (hidden entries are skipped)")
+    u.add_argument("--bucket", default=storage.DEFAULT_BUCKET)
+    u.add_argument("--kind", choices=("valid-data", "quarantine-data", "dq-reports"),
+                   help="layout prefix (default: inferred from file names)")
+    u.add_argument("--dataset", help="dataset for every file (default: from file names)")
+    u.add_argument("--ds", help="day for every file (default: from file names)")
+    u.add_argument("--prefix", help="plain key prefix instead of the dataset layout")
+    u.add_argument("--store", help="s3:// or file://DIR (default: $MARKETING_CORE_STORE_URL, "
+                   "s3:// when $AWS_ENDPOINT_URL is set, else file://object-store)")
+    u.add_argument("--endpoint-url", help="S3 endpoint, e.g. http://127.0.0.1:9000 for MinIO")
+    u.add_argument("--region")
+    u.add_argument("--allow-http", action="store_true", help="allow plain HTTP to the endpoint")
+    u.add_argument("--virtual-hosted", action="store_true", help="virtual-hosted-style requests (default: path style)")
+    u.add_argument("--airflow-conn", help="take endpoint and credentials from this Airflow aws connection")
+    u.add_argument("--policy", choices=("refuse", "replace"), default="refuse",
+                   help="a key holding other content: refuse (conflict) or replace (conditional on its ETag)")
+    u.add_argument("--concurrency", type=int, default=16, help="files in flight")
+    u.add_argument("--metadata", help="SQLite metadata store to log attempts into (file_metadata)")
+    u.set_defaults(func=cmd_upload)
     return parser
 
 

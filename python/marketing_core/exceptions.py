@@ -11,6 +11,11 @@ __all__ = [
     "InternalError",
     "ContractError",
     "ValidationError",
+    "StorageError",
+    "AuthenticationError",
+    "ConflictError",
+    "InvalidKeyError",
+    "InvalidBucketError",
 ]
 
 
@@ -41,3 +46,26 @@ class ContractError(MarketingCoreError, ValueError):
 class ValidationError(MarketingCoreError):
     """A file that cannot be validated at all (e.g. a truncated Parquet file); the message
     names the file and the position. Bad rows never raise: they are quarantined."""
+class StorageError(MarketingCoreError):
+    """An object-store operation failed (upload); ``report`` holds the UploadReport when
+    the error summarises a whole upload. Messages never contain credentials."""
+
+    report = None
+
+
+class AuthenticationError(StorageError):
+    """The object store rejected the credentials (HTTP 401/403)."""
+
+
+class ConflictError(StorageError):
+    """An object exists at the key with different content (policy ``refuse``), or changed
+    while it was being replaced."""
+
+
+class InvalidKeyError(StorageError, ValueError):
+    """An object key is unsafe (``..``, absolute, control characters) or a file cannot be
+    placed in the bucket layout. Raised before any request is sent."""
+
+
+class InvalidBucketError(StorageError, ValueError):
+    """A bucket name breaks the S3 naming rules. Raised before any request is sent."""

@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 use crate::datasets::ArgumentError;
 use crate::generate::GenerateError;
 use crate::io::IoError;
+use crate::store::StoreError;
 
 pyo3::import_exception!(marketing_core.exceptions, MarketingCoreError);
 pyo3::import_exception!(marketing_core.exceptions, InvalidArgumentError);
@@ -14,6 +15,11 @@ pyo3::import_exception!(marketing_core.exceptions, CancelledError);
 pyo3::import_exception!(marketing_core.exceptions, InternalError);
 pyo3::import_exception!(marketing_core.exceptions, ContractError);
 pyo3::import_exception!(marketing_core.exceptions, ValidationError);
+pyo3::import_exception!(marketing_core.exceptions, StorageError);
+pyo3::import_exception!(marketing_core.exceptions, AuthenticationError);
+pyo3::import_exception!(marketing_core.exceptions, ConflictError);
+pyo3::import_exception!(marketing_core.exceptions, InvalidKeyError);
+pyo3::import_exception!(marketing_core.exceptions, InvalidBucketError);
 
 /// The message of an error and of every error in its source chain.
 pub fn full_message(err: &dyn std::error::Error) -> String {
@@ -49,6 +55,21 @@ impl From<GenerateError> for PyErr {
             GenerateError::Io(e) => e.into(),
             e @ GenerateError::Cancelled { .. } => CancelledError::new_err(e.to_string()),
             e @ GenerateError::Assemble { .. } => InternalError::new_err(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for PyErr {
+    fn from(err: StoreError) -> PyErr {
+        let message = full_message(&err);
+        match err {
+            StoreError::InvalidKey { .. } => InvalidKeyError::new_err(message),
+            StoreError::InvalidBucket { .. } => InvalidBucketError::new_err(message),
+            StoreError::Auth { .. } => AuthenticationError::new_err(message),
+            StoreError::Conflict { .. } => ConflictError::new_err(message),
+            StoreError::Io { .. } => FileError::new_err(message),
+            StoreError::Config { .. } => InvalidArgumentError::new_err(message),
+            StoreError::NotFound { .. } | StoreError::Backend { .. } => StorageError::new_err(message),
         }
     }
 }

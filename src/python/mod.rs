@@ -3,6 +3,7 @@
 mod errors;
 mod generate;
 mod validate;
+mod store;
 
 use pyo3::prelude::*;
 
@@ -17,5 +18,10 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate::validate_table, m)?)?;
     m.add_function(wrap_pyfunction!(validate::default_contract, m)?)?;
     m.add_function(wrap_pyfunction!(validate::check_contract, m)?)?;
+    m.add_class::<store::FileUpload>()?;
+    m.add_function(wrap_pyfunction!(store::plan_upload, m)?)?;
+    m.add_function(wrap_pyfunction!(store::upload_files, m)?)?;
+    m.add_function(wrap_pyfunction!(store::validate_key, m)?)?;
+    m.add_function(wrap_pyfunction!(store::validate_bucket, m)?)?;
     Ok(())
 }

@@ -1,0 +1,176 @@
+//! Bindings for the idempotent upload: argument parsing, GIL release, results.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pyo3::prelude::*;
+
+use super::errors::detach_catching;
+use crate::store::keys::{place, Kind, LayoutOverrides};
+use crate::store::upload::{collect_sources, FileOutcome, Policy, Progress, UploadItem, UploadOptions};
+use crate::store::{StoreConfig, StoreError};
+
+/// What `upload` did with one file.
+#[pyclass(frozen, get_all, module = "marketing_core._core")]
+pub struct FileUpload {
+    pub source: String,
+    pub key: String,
+    pub uri: String,
+    pub dataset: Option<String>,
+    pub ds: Option<String>,
+    pub status: String,
+    pub bytes: u64,
+    pub bytes_sent: u64,
+    pub seconds: f64,
+    pub md5: Option<String>,
+    pub multipart: bool,
+    pub replaced: bool,
+    pub write_requests: u32,
+    pub error: Option<String>,
+    pub error_kind: Option<String>,
+    pub started_at: f64,
+    pub finished_at: f64,
+}
+
+#[pymethods]
+impl FileUpload {
+    fn __repr__(&self) -> String {
+        format!(
+            "FileUpload(uri={:?}, status={:?}, bytes={}, seconds={:.3}, md5={:?}{})",
+            self.uri,
+            self.status,
+            self.bytes,
+            self.seconds,
+            self.md5,
+            self.error.as_ref().map(|e| format!(", error={e:?}")).unwrap_or_default()
+        )
+    }
+}
+
+impl From<FileOutcome> for FileUpload {
+    fn from(o: FileOutcome) -> Self {
+        FileUpload {
+            source: o.source.to_string_lossy().into_owned(),
+            key: o.key,
+            uri: o.uri,
+            dataset: o.dataset,
+            ds: o.ds,
+            status: o.status.as_str().to_string(),
+            bytes: o.bytes,
+            bytes_sent: o.bytes_sent,
+            seconds: o.seconds,
+            md5: o.md5,
+            multipart: o.multipart,
+            replaced: o.replaced,
+            write_requests: o.write_requests,
+            error: o.error,
+            error_kind: o.error_kind.map(|k| k.as_str().to_string()),
+            started_at: o.started_at,
+            finished_at: o.finished_at,
+        }
+    }
+}
+
+/// The files under `sources` (hidden entries skipped) and their keys in the layout:
+/// a list of `(path, key, dataset, ds)`. Raises `InvalidKeyError` for a file that cannot
+/// be placed or a key that is not safe.
+#[pyfunction]
+#[pyo3(signature = (sources, *, kind=None, dataset=None, ds=None, prefix=None))]
+pub fn plan_upload(
+    sources: Vec<PathBuf>,
+    kind: Option<&str>,
+    dataset: Option<String>,
+    ds: Option<String>,
+    prefix: Option<String>,
+) -> PyResult<Vec<(String, String, Option<String>, Option<String>)>> {
+    let layout = LayoutOverrides { kind: kind.map(Kind::parse).transpose()?, dataset, ds, prefix };
+    let files = collect_sources(&sources)?;
+    let mut planned = Vec::with_capacity(files.len());
+    for file in files {
+        let p = place(&file, &layout)?;
+        planned.push((file.to_string_lossy().into_owned(), p.key, p.dataset, p.ds));
+    }
+    Ok(planned)
+}
+
+/// Checks an object key (raises `InvalidKeyError`).
+#[pyfunction]
+pub fn validate_key(key: &str) -> PyResult<()> {
+    Ok(crate::store::validate_key(key)?)
+}
+
+/// Checks a bucket name (raises `InvalidBucketError`).
+#[pyfunction]
+pub fn validate_bucket(bucket: &str) -> PyResult<()> {
+    Ok(crate::store::validate_bucket(bucket)?)
+}
+
+fn secs(value: f64, name: &str) -> Result<Duration, StoreError> {
+    Duration::try_from_secs_f64(value).map_err(|_| StoreError::Config { message: format!("{name} must be a number of seconds >= 0") })
+}
+
+/// Uploads `(path, key, dataset, ds)` items; see `marketing_core.storage.upload`.
+#[pyfunction]
+#[pyo3(signature = (
+    items, *, bucket, store_url, endpoint=None, region=None, access_key_id=None,
+    secret_access_key=None, session_token=None, allow_http=false, path_style=true,
+    max_retries=5, retry_timeout=60.0, connect_timeout=5.0, request_timeout=120.0,
+    concurrency=16, multipart_threshold=16777216, part_size=8388608, part_concurrency=8,
+    policy="refuse", progress=None
+))]
+#[allow(clippy::too_many_arguments)]
+pub fn upload_files(
+    py: Python<'_>,
+    items: Vec<(PathBuf, String, Option<String>, Option<String>)>,
+    bucket: &str,
+    store_url: &str,
+    endpoint: Option<String>,
+    region: Option<String>,
+    access_key_id: Option<String>,
+    secret_access_key: Option<String>,
+    session_token: Option<String>,
+    allow_http: bool,
+    path_style: bool,
+    max_retries: usize,
+    retry_timeout: f64,
+    connect_timeout: f64,
+    request_timeout: f64,
+    concurrency: usize,
+    multipart_threshold: u64,
+    part_size: usize,
+    part_concurrency: usize,
+    policy: &str,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<Vec<FileUpload>> {
+    let cfg = StoreConfig {
+        target: StoreConfig::parse_url(store_url)?,
+        endpoint,
+        region,
+        access_key_id,
+        secret_access_key,
+        session_token,
+        allow_http,
+        path_style,
+        max_retries,
+        retry_timeout: secs(retry_timeout, "retry_timeout")?,
+        connect_timeout: secs(connect_timeout, "connect_timeout")?,
+        request_timeout: secs(request_timeout, "request_timeout")?,
+    };
+    let opts = UploadOptions { concurrency, multipart_threshold, part_size, part_concurrency, policy: Policy::parse(policy)? };
+    let items: Vec<UploadItem> =
+        items.into_iter().map(|(source, key, dataset, ds)| UploadItem { source, key, dataset, ds }).collect();
+    // Progress is reported from the store's worker threads; an exception in the callback
+    // is ignored (it must not break an upload half-way).
+    let progress: Option<Progress> = progress.map(|cb| {
+        let cb = Arc::new(cb);
+        Arc::new(move |bytes: u64, files: u64| {
+            Python::attach(|py| {
+                let _ = cb.call1(py, (bytes, files));
+            })
+        }) as Progress
+    });
+    let bucket = bucket.to_string();
+    let outcomes = detach_catching(py, "upload", move || crate::store::upload(&cfg, &bucket, items, &opts, progress))?;
+    Ok(outcomes.into_iter().map(Into::into).collect())
+}

@@ -1,0 +1,246 @@
+//! Store configuration: which store (`s3://` or `file://`), where, with which
+//! credentials, retries and timeouts. Secrets never appear in `Debug` output, and
+//! [`StoreConfig::redact`] scrubs them from any message that leaves this module.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut, S3CopyIfNotExists};
+use object_store::local::LocalFileSystem;
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+
+use super::keys::validate_bucket;
+use super::StoreError;
+
+/// Where objects go.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoreTarget {
+    /// An S3 API (AWS, MinIO, SeaweedFS...).
+    S3,
+    /// A directory on local disk; each bucket is a subdirectory of `root`.
+    Local { root: PathBuf },
+}
+
+#[derive(Clone)]
+pub struct StoreConfig {
+    pub target: StoreTarget,
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    pub allow_http: bool,
+    /// Path-style requests (`endpoint/bucket/key`), what MinIO and SeaweedFS expect.
+    pub path_style: bool,
+    pub max_retries: usize,
+    pub retry_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            target: StoreTarget::Local { root: PathBuf::from("object-store") },
+            endpoint: None,
+            region: None,
+            access_key_id: None,
+            secret_access_key: None,
+            session_token: None,
+            allow_http: false,
+            path_style: true,
+            max_retries: 5,
+            retry_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+const REDACTED: &str = "***";
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| REDACTED);
+        f.debug_struct("StoreConfig")
+            .field("target", &self.target)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &hidden(&self.access_key_id))
+            .field("secret_access_key", &hidden(&self.secret_access_key))
+            .field("session_token", &hidden(&self.session_token))
+            .field("allow_http", &self.allow_http)
+            .field("path_style", &self.path_style)
+            .field("max_retries", &self.max_retries)
+            .field("retry_timeout", &self.retry_timeout)
+            .finish()
+    }
+}
+
+impl StoreConfig {
+    /// `s3://` (or `s3`) for an S3 API, `file:///abs/dir` or `file://rel/dir` for a local
+    /// directory holding one subdirectory per bucket.
+    pub fn parse_url(url: &str) -> Result<StoreTarget, StoreError> {
+        if url == "s3" || url == "s3://" {
+            return Ok(StoreTarget::S3);
+        }
+        if let Some(root) = url.strip_prefix("file://") {
+            if root.is_empty() {
+                return Err(StoreError::Config { message: "file:// needs a directory, e.g. file:///data/buckets".into() });
+            }
+            return Ok(StoreTarget::Local { root: PathBuf::from(root) });
+        }
+        Err(StoreError::Config {
+            message: format!("unsupported store URL {url:?}: expected s3:// or file://<directory>"),
+        })
+    }
+
+    /// A short description without secrets: `s3://bucket at http://host:port` or
+    /// `file:///dir/bucket`.
+    pub fn describe(&self, bucket: &str) -> String {
+        match &self.target {
+            StoreTarget::S3 => match &self.endpoint {
+                Some(e) => format!("s3://{bucket} at {e}"),
+                None => format!("s3://{bucket}"),
+            },
+            StoreTarget::Local { root } => format!("file://{}", root.join(bucket).display()),
+        }
+    }
+
+    /// The URI of an object, as recorded in reports and the audit log.
+    pub fn object_uri(&self, bucket: &str, key: &str) -> String {
+        match &self.target {
+            StoreTarget::S3 => format!("s3://{bucket}/{key}"),
+            StoreTarget::Local { root } => format!("file://{}/{key}", root.join(bucket).display()),
+        }
+    }
+
+    /// Replaces every secret (and the access key id) in `message` by `***`.
+    pub fn redact(&self, message: &str) -> String {
+        let mut out = message.to_string();
+        for secret in [&self.secret_access_key, &self.session_token, &self.access_key_id].into_iter().flatten() {
+            if secret.len() >= 4 {
+                out = out.replace(secret.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+
+    fn retry(&self) -> RetryConfig {
+        RetryConfig {
+            backoff: BackoffConfig { init_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(5), base: 2.0 },
+            max_retries: self.max_retries,
+            retry_timeout: self.retry_timeout,
+        }
+    }
+
+    fn client_options(&self) -> ClientOptions {
+        ClientOptions::new()
+            .with_allow_http(self.allow_http)
+            .with_connect_timeout(self.connect_timeout)
+            .with_timeout(self.request_timeout)
+    }
+
+    /// The S3 store for `bucket`. `copy_condition` is the header sent with the
+    /// server-side copy that publishes a multipart upload (`If-None-Match: *` to create,
+    /// `If-Match: <etag>` to replace one version).
+    pub(crate) fn build_s3(&self, bucket: &str, copy_condition: (&str, &str)) -> Result<Arc<AmazonS3>, StoreError> {
+        validate_bucket(bucket)?;
+        super::install_crypto_provider();
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_allow_http(self.allow_http)
+            .with_virtual_hosted_style_request(!self.path_style)
+            .with_conditional_put(S3ConditionalPut::ETagMatch)
+            .with_copy_if_not_exists(S3CopyIfNotExists::Header(copy_condition.0.into(), copy_condition.1.into()))
+            .with_retry(self.retry())
+            .with_client_options(self.client_options());
+        if let Some(endpoint) = &self.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        builder = builder.with_region(self.region.as_deref().unwrap_or("us-east-1"));
+        if let Some(v) = &self.access_key_id {
+            builder = builder.with_access_key_id(v);
+        }
+        if let Some(v) = &self.secret_access_key {
+            builder = builder.with_secret_access_key(v);
+        }
+        if let Some(v) = &self.session_token {
+            builder = builder.with_token(v);
+        }
+        let store = builder
+            .build()
+            .map_err(|e| StoreError::Config { message: self.redact(&e.to_string()) })?;
+        Ok(Arc::new(store))
+    }
+
+    /// The local directory of `bucket` (created if missing) and its store.
+    pub(crate) fn build_local(&self, bucket: &str) -> Result<(PathBuf, Arc<dyn ObjectStore>), StoreError> {
+        validate_bucket(bucket)?;
+        let StoreTarget::Local { root } = &self.target else {
+            return Err(StoreError::Config { message: "not a file:// store".into() });
+        };
+        let dir = root.join(bucket);
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io { path: dir.clone(), source })?;
+        let dir = dir.canonicalize().map_err(|source| StoreError::Io { path: dir.clone(), source })?;
+        let store = LocalFileSystem::new_with_prefix(&dir)
+            .map_err(|e| StoreError::Config { message: e.to_string() })?;
+        Ok((dir, Arc::new(store)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_secrets() -> StoreConfig {
+        StoreConfig {
+            target: StoreTarget::S3,
+            endpoint: Some("http://127.0.0.1:9000".into()),
+            access_key_id: Some("AKIAEXAMPLEKEY".into()),
+            secret_access_key: Some("wJalrXUtnFEMI/K7MDENG".into()),
+            session_token: Some("FwoGZXIvYXdzEXAMPLETOKEN".into()),
+            ..StoreConfig::default()
+        }
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let cfg = with_secrets();
+        let text = format!("{cfg:?}");
+        assert!(!text.contains("wJalrXUtnFEMI"), "{text}");
+        assert!(!text.contains("AKIAEXAMPLEKEY"), "{text}");
+        assert!(!text.contains("FwoGZXIvYXdzEXAMPLETOKEN"), "{text}");
+        assert!(text.contains("127.0.0.1:9000"));
+        assert!(text.contains("***"));
+    }
+
+    #[test]
+    fn redact_scrubs_messages() {
+        let cfg = with_secrets();
+        let msg = "signature for AKIAEXAMPLEKEY with wJalrXUtnFEMI/K7MDENG and FwoGZXIvYXdzEXAMPLETOKEN failed";
+        let out = cfg.redact(msg);
+        assert_eq!(out, "signature for *** with *** and *** failed");
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(StoreConfig::parse_url("s3://").unwrap(), StoreTarget::S3);
+        assert_eq!(
+            StoreConfig::parse_url("file:///tmp/b").unwrap(),
+            StoreTarget::Local { root: PathBuf::from("/tmp/b") }
+        );
+        assert!(StoreConfig::parse_url("gs://x").is_err());
+        assert!(StoreConfig::parse_url("file://").is_err());
+        let cfg = with_secrets();
+        assert_eq!(cfg.object_uri("marketing-data", "a/b.csv"), "s3://marketing-data/a/b.csv");
+    }
+
+    #[test]
+    fn bad_bucket_fails_before_building() {
+        let cfg = with_secrets();
+        assert!(matches!(cfg.build_s3("Bad_Bucket", ("If-None-Match", "*")), Err(StoreError::InvalidBucket { .. })));
+    }
+}

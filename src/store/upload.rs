@@ -1,0 +1,848 @@
+//! The idempotent upload.
+//!
+//! Per file: MD5 of the local file, then one HEAD of the key.
+//! - The object exists with the same MD5 (user metadata `md5`; for a local store the MD5
+//!   of the stored file) → `skipped`, no body sent.
+//! - It exists with another MD5 → `conflict` (policy `refuse`), or a write conditional on
+//!   the ETag seen by the HEAD (policy `replace`).
+//! - It does not exist → a create-only write (`If-None-Match: *`). The loser of a race
+//!   sees the winner's object: `skipped` if the MD5 matches, `conflict` otherwise.
+//!
+//! Large files (multipart, parts in parallel with bounded memory, aborted on failure):
+//! object_store has no conditional *complete*, so the completion is sent by
+//! `complete.rs` with `If-None-Match: *` / `If-Match: <etag>`. When that is not usable
+//! (no static credentials, virtual-hosted style), the parts go to a temporary key under
+//! `_marketing_core_tmp/` and are published by one server-side copy carrying the same
+//! condition, then the temporary object is deleted. Either way the final key is never
+//! visible half-written.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use futures::stream::{self, StreamExt};
+use md5::{Digest, Md5};
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    Attribute, Attributes, GetOptions, ObjectStore, ObjectStoreExt, PutMode, PutMultipartOptions, PutOptions,
+    PutPayload, UpdateVersion, WriteMultipart,
+};
+use tokio::io::AsyncReadExt;
+
+use object_store::aws::AmazonS3;
+use object_store::multipart::{MultipartStore, PartId};
+
+use super::complete::{Condition, DirectS3};
+use super::config::{StoreConfig, StoreTarget};
+use super::keys::{validate_bucket, validate_key};
+use super::StoreError;
+
+/// The user-metadata key holding the MD5 (hex) of the object's content (`x-amz-meta-md5`).
+pub const MD5_METADATA_KEY: &str = "md5";
+/// Where multipart uploads are staged before the conditional copy to their key.
+pub const TMP_PREFIX: &str = "_marketing_core_tmp";
+
+/// What to do when the key exists with different content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Leave the object alone and report a conflict (the default).
+    Refuse,
+    /// Overwrite it, conditional on the version seen (ETag), so a concurrent change is
+    /// not overwritten blindly.
+    Replace,
+}
+
+impl Policy {
+    pub fn parse(value: &str) -> Result<Policy, StoreError> {
+        match value {
+            "refuse" => Ok(Policy::Refuse),
+            "replace" => Ok(Policy::Replace),
+            other => Err(StoreError::Config { message: format!("unknown policy {other:?}; expected refuse or replace") }),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Uploaded,
+    Skipped,
+    Conflict,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Uploaded => "uploaded",
+            Status::Skipped => "skipped",
+            Status::Conflict => "conflict",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// Why a file failed (maps to the Python exception raised for it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    Auth,
+    NotFound,
+    Io,
+    Conflict,
+    Backend,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Auth => "auth",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Io => "io",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Backend => "backend",
+        }
+    }
+}
+
+/// One file to upload to one key.
+#[derive(Clone, Debug)]
+pub struct UploadItem {
+    pub source: PathBuf,
+    pub key: String,
+    pub dataset: Option<String>,
+    pub ds: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct UploadOptions {
+    /// Files uploaded at once.
+    pub concurrency: usize,
+    /// Files larger than this go multipart.
+    pub multipart_threshold: u64,
+    /// Size of one multipart part (S3: at least 5 MiB).
+    pub part_size: usize,
+    /// Parts of one file in flight at once (memory ≈ part_size × (this + 1) per file).
+    pub part_concurrency: usize,
+    pub policy: Policy,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        UploadOptions {
+            concurrency: 16,
+            multipart_threshold: 16 * 1024 * 1024,
+            part_size: 8 * 1024 * 1024,
+            part_concurrency: 8,
+            policy: Policy::Refuse,
+        }
+    }
+}
+
+impl UploadOptions {
+    fn check(&self) -> Result<(), StoreError> {
+        let bad = |m: &str| Err(StoreError::Config { message: m.to_string() });
+        if self.concurrency == 0 || self.part_concurrency == 0 {
+            return bad("concurrency and part_concurrency must be >= 1");
+        }
+        if self.part_size < 5 * 1024 * 1024 {
+            return bad("part_size must be at least 5 MiB (the S3 minimum)");
+        }
+        if self.multipart_threshold < self.part_size as u64 {
+            return bad("multipart_threshold must be >= part_size");
+        }
+        Ok(())
+    }
+}
+
+/// What happened to one file.
+#[derive(Clone, Debug)]
+pub struct FileOutcome {
+    pub source: PathBuf,
+    pub key: String,
+    pub uri: String,
+    pub dataset: Option<String>,
+    pub ds: Option<String>,
+    pub status: Status,
+    /// Size of the file.
+    pub bytes: u64,
+    /// Bytes actually sent to the store (0 when skipped).
+    pub bytes_sent: u64,
+    pub seconds: f64,
+    pub md5: Option<String>,
+    pub multipart: bool,
+    /// The object existed with other content and was replaced (policy `replace`).
+    pub replaced: bool,
+    /// Write requests sent for this file (PUTs, parts, copies).
+    pub write_requests: u32,
+    pub error: Option<String>,
+    pub error_kind: Option<ErrorKind>,
+    /// Seconds since the Unix epoch.
+    pub started_at: f64,
+    pub finished_at: f64,
+}
+
+/// Progress callback: (bytes read and sent since last call, files finished since last call).
+pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// Files under `sources` (files, or directories walked recursively, in name order),
+/// skipping hidden files and directories (names starting with `.`).
+pub fn collect_sources(sources: &[PathBuf]) -> Result<Vec<PathBuf>, StoreError> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), StoreError> {
+        let io = |source| StoreError::Io { path: dir.to_path_buf(), source };
+        let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(io)?.collect::<Result<_, _>>().map_err(io)?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let meta = std::fs::metadata(&path).map_err(|source| StoreError::Io { path: path.clone(), source })?;
+            if meta.is_dir() {
+                walk(&path, out)?;
+            } else if meta.is_file() {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for source in sources {
+        let meta = std::fs::metadata(source).map_err(|e| StoreError::Io { path: source.clone(), source: e })?;
+        if meta.is_dir() {
+            walk(source, &mut out)?;
+        } else {
+            out.push(source.clone());
+        }
+    }
+    Ok(out)
+}
+
+enum Backend {
+    S3,
+    /// The bucket's directory on disk, to hash stored objects.
+    Local { dir: PathBuf },
+}
+
+struct Ctx {
+    backend: Backend,
+    store: Arc<dyn ObjectStore>,
+    /// The same S3 store, for the low-level multipart calls.
+    s3: Option<Arc<AmazonS3>>,
+    /// The conditional multipart completion, when usable (static credentials, path style).
+    direct: Option<DirectS3>,
+    cfg: StoreConfig,
+    bucket: String,
+    opts: UploadOptions,
+    progress: Option<Progress>,
+    /// Set after an authentication failure: the remaining files are not attempted.
+    auth_failed: AtomicBool,
+    unique: AtomicU64,
+}
+
+/// A failure inside one file's upload.
+struct Failure {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl Failure {
+    fn store(ctx: &Ctx, err: object_store::Error) -> Failure {
+        let kind = match &err {
+            object_store::Error::Unauthenticated { .. } | object_store::Error::PermissionDenied { .. } => ErrorKind::Auth,
+            object_store::Error::NotFound { .. } => ErrorKind::NotFound,
+            object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => ErrorKind::Conflict,
+            _ => ErrorKind::Backend,
+        };
+        Failure { kind, message: ctx.cfg.redact(&crate_message(&err)) }
+    }
+
+    fn io(path: &Path, err: std::io::Error) -> Failure {
+        Failure { kind: ErrorKind::Io, message: format!("cannot read {}: {err}", path.display()) }
+    }
+}
+
+fn crate_message(err: &dyn std::error::Error) -> String {
+    let mut message = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    message
+}
+
+fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn md5_hex(data: &[u8]) -> String {
+    hex(&Md5::digest(data))
+}
+
+/// MD5 of a file, streamed in 8 MiB reads (bounded memory).
+fn md5_of_file(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; 8 * 1024 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((hex(&hasher.finalize()), total))
+}
+
+async fn md5_of_file_async(path: PathBuf) -> std::io::Result<(String, u64)> {
+    tokio::task::spawn_blocking(move || md5_of_file(&path))
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+}
+
+/// What a HEAD found at a key.
+struct Existing {
+    md5: Option<String>,
+    e_tag: Option<String>,
+    version: Option<String>,
+}
+
+/// One HEAD request (S3), or a stat plus a hash of the stored file (local).
+async fn head_existing(ctx: &Ctx, path: &ObjectPath, local_size: u64) -> Result<Option<Existing>, Failure> {
+    match &ctx.backend {
+        Backend::S3 => {
+            let options = GetOptions { head: true, ..Default::default() };
+            match ctx.store.get_opts(path, options).await {
+                Ok(result) => {
+                    let md5 = result
+                        .attributes
+                        .get(&Attribute::Metadata(MD5_METADATA_KEY.into()))
+                        .map(|v| v.as_ref().to_ascii_lowercase())
+                        .or_else(|| {
+                            // Written by another tool: a single-part upload's ETag is its MD5.
+                            let e_tag = result.meta.e_tag.as_deref()?.trim_matches('"').to_ascii_lowercase();
+                            (e_tag.len() == 32 && e_tag.bytes().all(|b| b.is_ascii_hexdigit())).then_some(e_tag)
+                        });
+                    Ok(Some(Existing { md5, e_tag: result.meta.e_tag, version: result.meta.version }))
+                }
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(Failure::store(ctx, e)),
+            }
+        }
+        Backend::Local { dir } => {
+            // LocalFileSystem keeps no user metadata; the stored file itself is hashed
+            // (only when the sizes match: a different size is a different content).
+            let file = dir.join(path.as_ref());
+            match tokio::fs::metadata(&file).await {
+                Ok(meta) if meta.is_file() => {
+                    let md5 = if meta.len() == local_size {
+                        Some(md5_of_file_async(file.clone()).await.map_err(|e| Failure::io(&file, e))?.0)
+                    } else {
+                        None
+                    };
+                    Ok(Some(Existing { md5, e_tag: None, version: None }))
+                }
+                Ok(_) => Err(Failure { kind: ErrorKind::Conflict, message: format!("{} is a directory", file.display()) }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Failure::io(&file, e)),
+            }
+        }
+    }
+}
+
+/// How to write: create-only, or replace one version.
+enum WriteMode {
+    Create,
+    Replace { e_tag: Option<String>, version: Option<String> },
+}
+
+struct Written {
+    bytes_sent: u64,
+    write_requests: u32,
+}
+
+fn md5_attributes(ctx: &Ctx, md5: &str) -> Attributes {
+    let mut attributes = Attributes::new();
+    if matches!(ctx.backend, Backend::S3) {
+        attributes.insert(Attribute::Metadata(MD5_METADATA_KEY.into()), md5.to_string().into());
+    }
+    attributes
+}
+
+async fn write_single(ctx: &Ctx, path: &ObjectPath, data: Bytes, md5: &str, mode: &WriteMode) -> Result<Written, object_store::Error> {
+    let len = data.len() as u64;
+    let mode = match (mode, &ctx.backend) {
+        (WriteMode::Create, _) => PutMode::Create,
+        (WriteMode::Replace { e_tag, version }, Backend::S3) => {
+            PutMode::Update(UpdateVersion { e_tag: e_tag.clone(), version: version.clone() })
+        }
+        // LocalFileSystem has no conditional update: an atomic rename over the old file.
+        (WriteMode::Replace { .. }, Backend::Local { .. }) => PutMode::Overwrite,
+    };
+    let options = PutOptions { mode, attributes: md5_attributes(ctx, md5), ..Default::default() };
+    ctx.store.put_opts(path, PutPayload::from(data), options).await?;
+    if let Some(p) = &ctx.progress {
+        p(len, 0);
+    }
+    Ok(Written { bytes_sent: len, write_requests: 1 })
+}
+
+async fn write_multipart(ctx: &Ctx, source: &Path, path: &ObjectPath, md5: &str, mode: &WriteMode) -> Result<Written, Failure> {
+    if let (Some(s3), Some(direct)) = (&ctx.s3, &ctx.direct) {
+        return write_multipart_direct(ctx, s3, direct, source, path, md5, mode).await;
+    }
+    let unique = ctx.unique.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let tmp = ObjectPath::from(format!("{TMP_PREFIX}/{}-{nanos}-{unique}/{}", std::process::id(), path.as_ref()));
+    let options = PutMultipartOptions { attributes: md5_attributes(ctx, md5), ..Default::default() };
+    let upload = ctx.store.put_multipart_opts(&tmp, options).await.map_err(|e| Failure::store(ctx, e))?;
+    let part_size = ctx.opts.part_size;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, part_size);
+    let mut file = match tokio::fs::File::open(source).await {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = writer.abort().await;
+            return Err(Failure::io(source, e));
+        }
+    };
+    let mut sent = 0u64;
+    let mut parts = 0u32;
+    loop {
+        if let Err(e) = writer.wait_for_capacity(ctx.opts.part_concurrency).await {
+            let _ = writer.abort().await;
+            return Err(Failure::store(ctx, e));
+        }
+        let mut buf = BytesMut::with_capacity(part_size);
+        while buf.len() < part_size {
+            match file.read_buf(&mut buf).await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(Failure::io(source, e));
+                }
+            }
+        }
+        if buf.is_empty() {
+            break;
+        }
+        let n = buf.len() as u64;
+        sent += n;
+        parts += 1;
+        writer.put(buf.freeze());
+        if let Some(p) = &ctx.progress {
+            p(n, 0);
+        }
+    }
+    // `finish` aborts the upload itself when a part or the completion fails.
+    writer.finish().await.map_err(|e| Failure::store(ctx, e))?;
+    let published = publish(ctx, &tmp, path, mode).await;
+    // The temporary object is removed whatever happened (best effort; a crash here
+    // leaves it under TMP_PREFIX, never at the final key).
+    let _ = ctx.store.delete(&tmp).await;
+    if let Backend::Local { dir } = &ctx.backend {
+        // LocalFileSystem leaves the staging directories behind; remove this upload's.
+        if let Some(unique_dir) = tmp.as_ref().split('/').nth(1) {
+            let _ = tokio::fs::remove_dir_all(dir.join(TMP_PREFIX).join(unique_dir)).await;
+        }
+    }
+    published.map_err(|e| Failure::store(ctx, e))?;
+    Ok(Written { bytes_sent: sent, write_requests: parts + 2 })
+}
+
+/// Multipart straight to the key: parts in parallel (bounded), then one conditional
+/// `CompleteMultipartUpload`; on any failure the upload is aborted (nothing visible).
+async fn write_multipart_direct(
+    ctx: &Ctx,
+    s3: &Arc<AmazonS3>,
+    direct: &DirectS3,
+    source: &Path,
+    path: &ObjectPath,
+    md5: &str,
+    mode: &WriteMode,
+) -> Result<Written, Failure> {
+    let condition = match mode {
+        WriteMode::Create => Condition::Create,
+        WriteMode::Replace { e_tag: Some(e_tag), .. } => Condition::Replace { e_tag },
+        WriteMode::Replace { e_tag: None, .. } => {
+            return Err(Failure { kind: ErrorKind::Conflict, message: "the existing object has no ETag to replace conditionally".into() })
+        }
+    };
+    let options = PutMultipartOptions { attributes: md5_attributes(ctx, md5), ..Default::default() };
+    let id = s3.create_multipart_opts(path, options).await.map_err(|e| Failure::store(ctx, e))?;
+    let result = async {
+        let mut file = tokio::fs::File::open(source).await.map_err(|e| Failure::io(source, e))?;
+        let part_size = ctx.opts.part_size;
+        let mut tasks: tokio::task::JoinSet<Result<(usize, PartId), object_store::Error>> = tokio::task::JoinSet::new();
+        let mut parts: Vec<Option<PartId>> = Vec::new();
+        let mut sent = 0u64;
+        let join_one = |joined: Option<Result<Result<(usize, PartId), object_store::Error>, tokio::task::JoinError>>,
+                            parts: &mut Vec<Option<PartId>>|
+         -> Result<(), Failure> {
+            match joined {
+                Some(Ok(Ok((idx, part)))) => {
+                    parts[idx] = Some(part);
+                    Ok(())
+                }
+                Some(Ok(Err(e))) => Err(Failure::store(ctx, e)),
+                Some(Err(e)) => Err(Failure { kind: ErrorKind::Backend, message: format!("part upload task failed: {e}") }),
+                None => Ok(()),
+            }
+        };
+        loop {
+            while tasks.len() >= ctx.opts.part_concurrency {
+                join_one(tasks.join_next().await, &mut parts)?;
+            }
+            let mut buf = BytesMut::with_capacity(part_size);
+            while buf.len() < part_size {
+                match file.read_buf(&mut buf).await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) => return Err(Failure::io(source, e)),
+                }
+            }
+            if buf.is_empty() {
+                break;
+            }
+            let n = buf.len() as u64;
+            let idx = parts.len();
+            parts.push(None);
+            let (s3, path, id) = (s3.clone(), path.clone(), id.clone());
+            let data = PutPayload::from(buf.freeze());
+            tasks.spawn(async move { s3.put_part(&path, &id, idx, data).await.map(|p| (idx, p)) });
+            sent += n;
+            if let Some(p) = &ctx.progress {
+                p(n, 0);
+            }
+        }
+        while let Some(joined) = tasks.join_next().await {
+            join_one(Some(joined), &mut parts)?;
+        }
+        let parts: Vec<PartId> = parts.into_iter().map(|p| p.expect("every part joined")).collect();
+        direct.complete(path.as_ref(), &id, &parts, condition).await.map_err(|e| Failure::store(ctx, e))?;
+        Ok(Written { bytes_sent: sent, write_requests: parts.len() as u32 + 2 })
+    }
+    .await;
+    if result.is_err() {
+        // Best effort (the server may be gone); an incomplete upload is never visible.
+        let _ = s3.abort_multipart(path, &id).await;
+    }
+    result
+}
+
+/// The conditional server-side copy from the staged object to its key.
+async fn publish(ctx: &Ctx, tmp: &ObjectPath, path: &ObjectPath, mode: &WriteMode) -> Result<(), object_store::Error> {
+    match (mode, &ctx.backend) {
+        (WriteMode::Create, _) => ctx.store.copy_if_not_exists(tmp, path).await,
+        (WriteMode::Replace { e_tag: Some(e_tag), .. }, Backend::S3) => {
+            let store = ctx
+                .cfg
+                .build_s3(&ctx.bucket, ("If-Match", e_tag))
+                .map_err(|e| object_store::Error::Generic { store: "S3", source: e.to_string().into() })?;
+            store.copy_if_not_exists(tmp, path).await.map_err(|e| match e {
+                object_store::Error::AlreadyExists { path, source } => object_store::Error::Precondition { path, source },
+                other => other,
+            })
+        }
+        (WriteMode::Replace { e_tag: None, .. }, Backend::S3) => Err(object_store::Error::Precondition {
+            path: path.to_string(),
+            source: "the existing object has no ETag to replace conditionally".into(),
+        }),
+        (WriteMode::Replace { .. }, Backend::Local { .. }) => ctx.store.copy(tmp, path).await,
+    }
+}
+
+async fn upload_one(ctx: Arc<Ctx>, item: UploadItem) -> FileOutcome {
+    let started_at = now();
+    let clock = Instant::now();
+    let mut outcome = FileOutcome {
+        uri: ctx.cfg.object_uri(&ctx.bucket, &item.key),
+        source: item.source.clone(),
+        key: item.key.clone(),
+        dataset: item.dataset.clone(),
+        ds: item.ds.clone(),
+        status: Status::Failed,
+        bytes: 0,
+        bytes_sent: 0,
+        seconds: 0.0,
+        md5: None,
+        multipart: false,
+        replaced: false,
+        write_requests: 0,
+        error: None,
+        error_kind: None,
+        started_at,
+        finished_at: started_at,
+    };
+    let result = if ctx.auth_failed.load(Ordering::Relaxed) {
+        Err(Failure { kind: ErrorKind::Auth, message: "not attempted: an earlier request failed authentication".into() })
+    } else {
+        upload_file(&ctx, &item, &mut outcome).await
+    };
+    if let Err(failure) = result {
+        if failure.kind == ErrorKind::Auth {
+            ctx.auth_failed.store(true, Ordering::Relaxed);
+        }
+        outcome.status = if failure.kind == ErrorKind::Conflict { Status::Conflict } else { Status::Failed };
+        outcome.error = Some(failure.message);
+        outcome.error_kind = Some(failure.kind);
+    }
+    outcome.seconds = clock.elapsed().as_secs_f64();
+    outcome.finished_at = now();
+    if let Some(p) = &ctx.progress {
+        p(0, 1);
+    }
+    outcome
+}
+
+async fn upload_file(ctx: &Ctx, item: &UploadItem, outcome: &mut FileOutcome) -> Result<(), Failure> {
+    let path = ObjectPath::parse(&item.key).map_err(|e| Failure { kind: ErrorKind::Backend, message: e.to_string() })?;
+    let size = tokio::fs::metadata(&item.source).await.map_err(|e| Failure::io(&item.source, e))?.len();
+    outcome.bytes = size;
+    let multipart = size > ctx.opts.multipart_threshold;
+    outcome.multipart = multipart;
+    // Small files are read once into memory and hashed; large files are hashed in a
+    // streaming pass first (the MD5 must be known before the multipart upload starts,
+    // as it goes into the object's metadata at creation).
+    let (data, md5) = if multipart {
+        let (md5, _) = md5_of_file_async(item.source.clone()).await.map_err(|e| Failure::io(&item.source, e))?;
+        (None, md5)
+    } else {
+        let data = Bytes::from(tokio::fs::read(&item.source).await.map_err(|e| Failure::io(&item.source, e))?);
+        let md5 = md5_hex(&data);
+        (Some(data), md5)
+    };
+    outcome.md5 = Some(md5.clone());
+
+    let mode = match head_existing(ctx, &path, size).await? {
+        Some(existing) if existing.md5.as_deref() == Some(md5.as_str()) => {
+            outcome.status = Status::Skipped;
+            if let Some(p) = &ctx.progress {
+                p(size, 0);
+            }
+            return Ok(());
+        }
+        Some(existing) => match ctx.opts.policy {
+            Policy::Refuse => {
+                return Err(Failure {
+                    kind: ErrorKind::Conflict,
+                    message: format!(
+                        "{} exists with different content (stored MD5 {}, local MD5 {md5}); policy is 'refuse'",
+                        outcome.uri,
+                        existing.md5.as_deref().unwrap_or("unknown")
+                    ),
+                })
+            }
+            Policy::Replace => WriteMode::Replace { e_tag: existing.e_tag, version: existing.version },
+        },
+        None => WriteMode::Create,
+    };
+
+    let written = match data {
+        Some(data) => write_single(ctx, &path, data, &md5, &mode).await.map_err(|e| Failure::store(ctx, e)),
+        None => write_multipart(ctx, &item.source, &path, &md5, &mode).await,
+    };
+    match written {
+        Ok(w) => {
+            outcome.bytes_sent = w.bytes_sent;
+            outcome.write_requests = w.write_requests;
+            outcome.replaced = matches!(mode, WriteMode::Replace { .. });
+            outcome.status = Status::Uploaded;
+            Ok(())
+        }
+        Err(f) if f.kind == ErrorKind::Conflict => {
+            outcome.write_requests = 1;
+            match mode {
+                // Lost a race: another writer created the key between our HEAD and write.
+                WriteMode::Create => match head_existing(ctx, &path, size).await? {
+                    Some(existing) if existing.md5.as_deref() == Some(md5.as_str()) => {
+                        outcome.status = Status::Skipped;
+                        Ok(())
+                    }
+                    _ => Err(Failure {
+                        kind: ErrorKind::Conflict,
+                        message: format!("{} was created concurrently with different content", outcome.uri),
+                    }),
+                },
+                WriteMode::Replace { .. } => Err(Failure {
+                    kind: ErrorKind::Conflict,
+                    message: format!("{} changed since it was checked; not replaced", outcome.uri),
+                }),
+            }
+        }
+        Err(f) => Err(f),
+    }
+}
+
+/// Uploads `items` to `bucket`. Every key and the bucket name are validated before any
+/// request is sent. Per-file failures are reported in the outcomes, not raised.
+pub fn upload(
+    cfg: &StoreConfig,
+    bucket: &str,
+    items: Vec<UploadItem>,
+    opts: &UploadOptions,
+    progress: Option<Progress>,
+) -> Result<Vec<FileOutcome>, StoreError> {
+    validate_bucket(bucket)?;
+    opts.check()?;
+    for item in &items {
+        validate_key(&item.key)?;
+        if item.key.starts_with(TMP_PREFIX) {
+            return Err(StoreError::InvalidKey { key: item.key.clone(), reason: format!("{TMP_PREFIX}/ is reserved") });
+        }
+    }
+    let rt = super::runtime();
+    // The S3 client spawns its connection tasks: build it inside the runtime.
+    let _guard = rt.enter();
+    let (backend, store, s3, direct) = match &cfg.target {
+        StoreTarget::S3 => {
+            let s3 = cfg.build_s3(bucket, ("If-None-Match", "*"))?;
+            let store: Arc<dyn ObjectStore> = s3.clone();
+            (Backend::S3, store, Some(s3), DirectS3::new(cfg, bucket))
+        }
+        StoreTarget::Local { .. } => {
+            let (dir, store) = cfg.build_local(bucket)?;
+            (Backend::Local { dir }, store, None, None)
+        }
+    };
+    let ctx = Arc::new(Ctx {
+        backend,
+        store,
+        s3,
+        direct,
+        cfg: cfg.clone(),
+        bucket: bucket.to_string(),
+        opts: opts.clone(),
+        progress,
+        auth_failed: AtomicBool::new(false),
+        unique: AtomicU64::new(0),
+    });
+    let concurrency = opts.concurrency;
+    let outcomes = rt.block_on(async move {
+        let mut indexed: Vec<(usize, FileOutcome)> = stream::iter(items.into_iter().enumerate())
+            .map(|(index, item)| {
+                let ctx = ctx.clone();
+                let fallback = item.clone();
+                let uri = ctx.cfg.object_uri(&ctx.bucket, &item.key);
+                async move {
+                    match tokio::spawn(upload_one(ctx, item)).await {
+                        Ok(outcome) => (index, outcome),
+                        Err(join) => (index, panicked(fallback, uri, join.to_string())),
+                    }
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        indexed.sort_by_key(|(i, _)| *i);
+        indexed.into_iter().map(|(_, o)| o).collect::<Vec<_>>()
+    });
+    Ok(outcomes)
+}
+
+fn panicked(item: UploadItem, uri: String, message: String) -> FileOutcome {
+    let t = now();
+    FileOutcome {
+        source: item.source,
+        key: item.key,
+        uri,
+        dataset: item.dataset,
+        ds: item.ds,
+        status: Status::Failed,
+        bytes: 0,
+        bytes_sent: 0,
+        seconds: 0.0,
+        md5: None,
+        multipart: false,
+        replaced: false,
+        write_requests: 0,
+        error: Some(format!("internal error: {message}")),
+        error_kind: Some(ErrorKind::Backend),
+        started_at: t,
+        finished_at: t,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::config::StoreTarget;
+
+    fn local_cfg(root: &Path) -> StoreConfig {
+        StoreConfig { target: StoreTarget::Local { root: root.to_path_buf() }, ..StoreConfig::default() }
+    }
+
+    fn item(source: PathBuf, key: &str) -> UploadItem {
+        UploadItem { source, key: key.into(), dataset: None, ds: None }
+    }
+
+    #[test]
+    fn md5_matches_known_vector() {
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(md5_hex(b"The quick brown fox jumps over the lazy dog"), "9e107d9d372bb6826bd81d3542a419d6");
+    }
+
+    #[test]
+    fn local_store_is_idempotent_and_refuses_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("contacts_2025-05-25.csv");
+        std::fs::write(&src, b"a,b\n1,2\n").unwrap();
+        let cfg = local_cfg(&tmp.path().join("buckets"));
+        let opts = UploadOptions::default();
+        let items = vec![item(src.clone(), "valid-data/contacts/ds=2025-05-25/contacts_2025-05-25.csv")];
+        let first = upload(&cfg, "marketing-data", items.clone(), &opts, None).unwrap();
+        assert_eq!(first[0].status, Status::Uploaded, "{:?}", first[0].error);
+        let stored = tmp.path().join("buckets/marketing-data/valid-data/contacts/ds=2025-05-25/contacts_2025-05-25.csv");
+        assert_eq!(std::fs::read(&stored).unwrap(), b"a,b\n1,2\n");
+        let second = upload(&cfg, "marketing-data", items.clone(), &opts, None).unwrap();
+        assert_eq!(second[0].status, Status::Skipped);
+        assert_eq!(second[0].bytes_sent, 0);
+        std::fs::write(&src, b"a,b\n1,3\n").unwrap();
+        let third = upload(&cfg, "marketing-data", items.clone(), &opts, None).unwrap();
+        assert_eq!(third[0].status, Status::Conflict);
+        assert_eq!(std::fs::read(&stored).unwrap(), b"a,b\n1,2\n");
+        let replace = UploadOptions { policy: Policy::Replace, ..UploadOptions::default() };
+        let fourth = upload(&cfg, "marketing-data", items, &replace, None).unwrap();
+        assert_eq!(fourth[0].status, Status::Uploaded);
+        assert!(fourth[0].replaced);
+        assert_eq!(std::fs::read(&stored).unwrap(), b"a,b\n1,3\n");
+    }
+
+    #[test]
+    fn bad_keys_fail_before_anything_is_written() {
+        let tmp = tempfile::tempdir().unwrap();
+        let src = tmp.path().join("x.csv");
+        std::fs::write(&src, b"x").unwrap();
+        let cfg = local_cfg(&tmp.path().join("buckets"));
+        let items = vec![item(src.clone(), "ok/x.csv"), item(src, "../escape.csv")];
+        let err = upload(&cfg, "marketing-data", items, &UploadOptions::default(), None).unwrap_err();
+        assert!(matches!(err, StoreError::InvalidKey { .. }));
+        assert!(!tmp.path().join("buckets").exists(), "nothing may be created before validation");
+    }
+
+    #[test]
+    fn collect_skips_hidden_entries() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join(".marketing_core")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("sub")).unwrap();
+        std::fs::write(tmp.path().join(".marketing_core/a.json"), b"{}").unwrap();
+        std::fs::write(tmp.path().join(".hidden"), b"").unwrap();
+        std::fs::write(tmp.path().join("b.csv"), b"").unwrap();
+        std::fs::write(tmp.path().join("sub/a.csv"), b"").unwrap();
+        let files = collect_sources(&[tmp.path().to_path_buf()]).unwrap();
+        let names: Vec<_> = files.iter().map(|p| p.strip_prefix(tmp.path()).unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(names, vec!["b.csv", "sub/a.csv"]);
+    }
+}

