@@ -240,16 +240,23 @@ def test_defective_day_unfiltered_fails_the_tests(generated, tmp_path):
 
 def test_truncated_day_fails_the_row_count_budget(generated, tmp_path):
     bucket, db = tmp_path / "bucket", tmp_path / "wh.duckdb"
-    lay_out(generated["clean"][DS1], bucket, DS1)
-    lay_out(generated["clean"][DS2], bucket, DS2, truncate={"form_fills": 0.5})
+    rows1 = lay_out(generated["clean"][DS1], bucket, DS1)
+    lay_out(generated["clean"][DS2], bucket, DS2)
     warehouse.load_day(DS1, bucket, duckdb=db)
     warehouse.load_day(DS2, bucket, duckdb=db)
+    warehouse.build(ds=DS2, duckdb=db)
+
+    # The day is reloaded truncated (half its form fills are gone).
+    shutil.rmtree(bucket / "valid-data" / "form_fills" / f"ds={DS2}")
+    rows2 = lay_out(generated["clean"][DS2], bucket, DS2, truncate={"form_fills": 0.5})
+    warehouse.load_day(DS2, bucket, datasets=["form_fills"], duckdb=db)
     result = warehouse.build(ds=DS2, duckdb=db, check=False)
     assert not result.success
     failed = {r.node.name for r in result.result.results if str(r.status) in ("fail", "error")}
     assert failed and all(n.startswith("row_count_budget_") for n in failed), failed
-    # Within a looser tolerance the same day passes.
+    # Within a looser tolerance the same day passes, and the mart mirrors the reloaded day.
     warehouse.build(ds=DS2, duckdb=db, vars={"row_count_tolerance": 0.6})
+    assert warehouse.mart_counts(duckdb=db)["mart_form_fills"] == rows1["form_fills"] + rows2["form_fills"]
 
 
 def test_load_raw_day_reports_a_missing_file(tmp_path):
