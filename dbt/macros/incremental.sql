@@ -34,3 +34,19 @@
     {%- endfor -%}
     {{ parts | join(" || '|' || ") }}
 {% endmacro %}
+
+{#- Post-hook for fact marts: when a day (var ds) is rebuilt, rows of that day that are no
+    longer in staging (the day was reloaded with fewer rows) are removed, so the mart
+    mirrors the day exactly; merge or delete+insert alone would keep them. -#}
+{% macro marketing_prune_reloaded_day(key, staging_model) %}
+    {%- if var('ds', none) -%}
+        delete from {{ this }}
+        where ds = cast('{{ var("ds") }}' as date)
+          and {{ key }} not in (
+              select {{ key }} from {{ ref(staging_model) }}
+              where ds = cast('{{ var("ds") }}' as date) and {{ key }} is not null
+          )
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{% endmacro %}

@@ -4,6 +4,7 @@
         unique_key='contact_id',
         incremental_strategy=marketing_incremental_strategy(),
         on_schema_change='append_new_columns',
+        post_hook="{{ marketing_prune_reloaded_day('contact_id', 'stg_marketing__contacts') }}",
         cluster_by=['signup_date']
     )
 }}

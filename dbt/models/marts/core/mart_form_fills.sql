@@ -4,6 +4,7 @@
         unique_key='fill_id',
         incremental_strategy=marketing_incremental_strategy(),
         on_schema_change='append_new_columns',
+        post_hook="{{ marketing_prune_reloaded_day('fill_id', 'stg_marketing__form_fills') }}",
         cluster_by=['fill_date']
     )
 }}

@@ -4,6 +4,7 @@
         unique_key='session_id',
         incremental_strategy=marketing_incremental_strategy(),
         on_schema_change='append_new_columns',
+        post_hook="{{ marketing_prune_reloaded_day('session_id', 'stg_marketing__website_activity') }}",
         cluster_by=['event_date']
     )
 }}
