@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -63,9 +64,9 @@ def _progress() -> Progress:
     )
 
 
-def generate_with_progress(args: argparse.Namespace) -> generation.DayResult:
-    datasets = [args.dataset] if args.dataset else None
-    formats = {args.dataset or d: args.format for d in generation.DATASETS} if args.format else None
+@contextlib.contextmanager
+def day_progress():
+    """A progress bar per dataset; yields the ``progress(dataset, done, total)`` callback."""
     tasks: dict[str, int] = {}
     with _progress() as bar:
 
@@ -74,6 +75,13 @@ def generate_with_progress(args: argparse.Namespace) -> generation.DayResult:
                 tasks[dataset] = bar.add_task(dataset, total=total)
             bar.update(tasks[dataset], completed=done)
 
+        yield report
+
+
+def generate_with_progress(args: argparse.Namespace) -> generation.DayResult:
+    datasets = [args.dataset] if args.dataset else None
+    formats = {args.dataset or d: args.format for d in generation.DATASETS} if args.format else None
+    with day_progress() as report:
         return generation.generate_day(
             args.ds,
             args.out,
@@ -120,10 +128,55 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
-    console.rule(f"marketing pipeline, ds={args.ds}")
-    day = generate_with_progress(args)
-    print_generation_summary(day)
+    from . import pipeline
+
+    console.rule(f"marketing pipeline, ds={args.ds}, scale {args.scale}")
+    with day_progress() as report:
+        run = pipeline.run_day(
+            args.ds, data_dir=args.out, scale_factor=args.scale, seed=args.seed,
+            defects=parse_defects(args.defects), store=args.store, progress=report,
+        )
+    print_pipeline_summary(run)
     return 0
+
+
+def print_pipeline_summary(run) -> None:
+    print_generation_summary(run.generated)
+    dq = Table(title="Data quality (validation)")
+    for col in ("dataset", "rows in", "valid", "quarantined", "failed checks", "new signatures"):
+        dq.add_column(col, justify="left" if col in ("dataset", "failed checks") else "right")
+    for r in run.reports:
+        failed = ", ".join(f"{c.label}={c.rows_failed}" for c in r.failed_checks) or "-"
+        dq.add_row(r.dataset, f"{r.rows_in:,}", f"{r.rows_valid:,}", f"{r.rows_invalid:,}", failed,
+                   str(len(r.new_signatures)))
+    console.print(dq)
+    alerts = run.new_failures
+    if alerts:
+        console.print(f"[bold yellow]{len(alerts)} new failure signature(s) would alert:[/] "
+                      + "; ".join(f"{a['dataset']} {a['check']} ({a['rows_failed']} rows)" for a in alerts))
+    else:
+        console.print("No new failure signatures: no data-quality alert.")
+    counts = run.upload.counts
+    console.print(f"Upload to {run.upload.store}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+                  + f" ({_human_bytes(run.upload.bytes_sent)} sent)")
+    if run.marts is not None:
+        marts = Table(title="Warehouse (DuckDB) marts")
+        marts.add_column("mart")
+        marts.add_column("rows", justify="right")
+        for name, rows in run.marts.items():
+            marts.add_row(name, f"{rows:,}")
+        console.print(marts)
+    if run.kpis:
+        k = run.kpis
+        console.print(
+            f"KPIs for {k['ds']}: {k['sessions']:,} sessions, bounce rate {k['bounce_rate']:.1%}, "
+            f"avg session {k['avg_session_duration_seconds']:.0f} s, {k['pages_per_session']:.2f} pages/session, "
+            f"{k['form_fills']:,} form fills, conversion {k['conversion_rate']:.2%}, "
+            f"est. pipeline value ${k['estimated_pipeline_value']:,.0f}"
+        )
+        if k.get("top_campaign"):
+            t = k["top_campaign"]
+            console.print(f"Top campaign: {t['campaign_id']} {t['campaign_name']} (${t['estimated_pipeline_value']:,.0f})")
 
 
 def print_validation_report(report: validation.ValidationReport) -> None:
@@ -290,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_generate)
     p = sub.add_parser("pipeline", help="run the pipeline for one day on the embedded defaults")
     _add_generation_args(p, out_default="data")
+    p.add_argument("--store", help="s3://... to upload to MinIO/S3 (default: a file:// bucket under --out)")
     p.set_defaults(func=cmd_pipeline)
     v = sub.add_parser(
         "validate",

@@ -68,6 +68,7 @@ def run_day(
     incoming, validated, bucket_root = root / "incoming", root / "validated", root / "bucket"
     store = store or f"file://{bucket_root.resolve()}"
     metadata_store = MetadataStore(metadata or root / "metadata.sqlite")
+    duckdb = duckdb or root / "warehouse" / "marketing.duckdb"
     run = DayRun(ds=day, data_dir=str(root))
 
     run.generated = generation.generate_day(
