@@ -295,7 +295,11 @@ def test_snowflake_target_parses_offline(tmp_path):
 def fakesnow_profile(tmp_path_factory):
     """A fakesnow server (the Snowflake emulator from PyPI) on 127.0.0.1 in a subprocess,
     and a profiles.yml whose snowflake target points at it."""
-    pytest.importorskip("fakesnow")
+    import importlib.util
+
+    # Not imported here: fakesnow makes a bucket folder in the temp dir when imported.
+    if importlib.util.find_spec("fakesnow") is None:
+        pytest.skip("fakesnow not installed")
     import socket
     import time
 
@@ -362,9 +366,7 @@ def _dbt_on_fakesnow(profile_dir: pathlib.Path, *args: str, timeout: int = 300) 
 
 
 def test_snowflake_target_compiles_on_fakesnow(fakesnow_profile):
-    # The raw tables from the same DDL macro the Snowflake loader uses.
-    proc = _dbt_on_fakesnow(fakesnow_profile, "run-operation", "create_raw_tables")
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    # Compiling needs a connection (is_incremental() looks the marts up), hence the emulator.
     proc = _dbt_on_fakesnow(fakesnow_profile, "compile", "--vars", json.dumps({"ds": DS1}))
     assert proc.returncode == 0, proc.stdout[-3000:]
     compiled = fakesnow_profile / "target" / "compiled" / "marketing_core" / "models"
@@ -446,9 +448,10 @@ def s3_server(tmp_path):
     finally:
         proc.terminate()
         try:
-            proc.wait(15)
+            proc.wait(3)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait(10)
 
 
 def test_load_day_from_s3_with_httpfs_from_the_wheel(generated, s3_server, tmp_path, monkeypatch):
