@@ -42,7 +42,7 @@ def test_bad_rows_are_quarantined_and_good_rows_land_in_the_marts(runs):
         assert report.rows_in == generated.rows == report.rows_valid + report.rows_invalid
         assert report.rows_invalid == expected_invalid(generated), generated.dataset
     assert by_dataset["contacts"].rows_invalid > 0
-    assert first.upload.counts["uploaded"] == len(first.upload.files) and not first.upload.failed
+    assert first.upload.counts()["uploaded"] == len(first.upload.files) and not first.upload.failed
     assert first.marts["mart_contacts"] == by_dataset["contacts"].rows_valid
     assert first.marts["mart_form_fills"] == by_dataset["form_fills"].rows_valid
     assert first.marts["mart_website_activity"] == by_dataset["website_activity"].rows_valid
@@ -54,8 +54,9 @@ def test_a_rerun_uploads_nothing_adds_no_rows_and_raises_no_new_alert(runs):
     first, second = runs
     assert second.generated.rows == first.generated.rows
     assert all(r.skipped for r in second.generated)
-    assert second.upload.counts["skipped"] == len(second.upload.files)
+    assert second.upload.counts()["skipped"] == len(second.upload.files)
     assert second.upload.write_requests == 0
+    assert len(second.report_upload.files) == 6 and not second.report_upload.conflicts
     assert second.marts == first.marts
     assert second.new_failures == []
 
@@ -66,5 +67,5 @@ def test_the_readme_main_command_prints_a_readable_summary(tmp_path):
         capture_output=True, text=True, timeout=900, cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for text in ("Generated ds=2025-05-25", "Data quality", "Upload to", "mart_website_activity", "KPIs for 2025-05-25"):
+    for text in ("Generated ds=2025-05-25", "Data quality", "Upload of valid and quarantined data", "mart_website_activity", "KPIs for 2025-05-25"):
         assert text in proc.stdout, text

@@ -156,9 +156,11 @@ def print_pipeline_summary(run) -> None:
                       + "; ".join(f"{a['dataset']} {a['check']} ({a['rows_failed']} rows)" for a in alerts))
     else:
         console.print("No new failure signatures: no data-quality alert.")
-    counts = run.upload.counts
-    console.print(f"Upload to {run.upload.store}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
-                  + f" ({_human_bytes(run.upload.bytes_sent)} sent)")
+    counts = run.upload.counts()
+    console.print(f"Upload of valid and quarantined data to {run.upload.store}: "
+                  + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+                  + f" ({_human_bytes(run.upload.bytes_sent)} sent); "
+                  + f"{len(run.report_upload.files)} DQ reports written")
     if run.marts is not None:
         marts = Table(title="Warehouse (DuckDB) marts")
         marts.add_column("mart")

@@ -32,6 +32,7 @@ class DayRun:
     generated: Any = None
     reports: list[Any] = field(default_factory=list)
     upload: Any = None
+    report_upload: Any = None
     loaded: Mapping[str, int] | None = None
     marts: Mapping[str, int] | None = None
     kpis: Mapping[str, Any] | None = None
@@ -81,9 +82,17 @@ def run_day(
                                 references=incoming, metadata=metadata_store)
         )
     # The validator already wrote the bucket layout: the key of each file is its path there.
-    outputs = [p for r in run.reports for p in (r.valid_path, r.quarantine_path, r.report_path) if p]
-    keys = {p: pathlib.Path(p).resolve().relative_to(validated.resolve()).as_posix() for p in outputs}
-    run.upload = storage.upload(list(keys), keys=keys, bucket=bucket, store=store, metadata=metadata_store)
+    def keys_of(paths):
+        return {p: pathlib.Path(p).resolve().relative_to(validated.resolve()).as_posix() for p in paths if p}
+
+    data = keys_of(p for r in run.reports for p in (r.valid_path, r.quarantine_path))
+    run.upload = storage.upload(list(data), keys=data, bucket=bucket, store=store, metadata=metadata_store)
+    # Data files are deterministic, so a rerun finds them in place (refuse on any change).
+    # A report describes its run (run id, timings): the latest replaces the previous one,
+    # conditional on the ETag it replaces.
+    reports = keys_of(r.report_path for r in run.reports)
+    run.report_upload = storage.upload(list(reports), keys=reports, bucket=bucket, store=store,
+                                       policy="replace", metadata=metadata_store)
 
     if warehouse:
         from . import warehouse as wh
