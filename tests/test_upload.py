@@ -139,6 +139,20 @@ def test_upload_then_rerun_sends_nothing(tmp_path, s3, proxy, bucket):
     assert [f.md5 for f in second] == [f.md5 for f in first]
 
 
+@pytest.mark.parametrize("sign_payload, signed", [(None, True), (True, True), (False, False)])
+def test_payload_signing(tmp_path, proxy, bucket, sign_payload, signed):
+    write_files(tmp_path / "data", 2)
+    proxy.clear()
+    report = mc.upload(tmp_path / "data", bucket=bucket, store=s3_store(proxy.endpoint, sign_payload=sign_payload))
+    assert report.counts()["uploaded"] == 2
+    puts = [h for m, h in proxy.payload_hashes if m == "PUT"]
+    assert len(puts) == 2
+    if signed:  # plain HTTP: the signature covers the body by default
+        assert all(h and len(h) == 64 and h != hashlib.sha256(b"").hexdigest() for h in puts), puts
+    else:
+        assert puts == ["UNSIGNED-PAYLOAD"] * 2
+
+
 def test_emptied_bucket_gets_everything_again(tmp_path, s3, bucket):
     write_files(tmp_path / "data", 8)
     store = s3_store(s3.endpoint)
