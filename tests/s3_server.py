@@ -142,6 +142,8 @@ class CountingProxy:
     def __init__(self, upstream_port: int):
         self.upstream_port = upstream_port
         self.requests: list[tuple[str, str, int]] = []
+        #: (method, x-amz-content-sha256) of every request
+        self.payload_hashes: list[tuple[str, str | None]] = []
         lock = threading.Lock()
         proxy = self
 
@@ -166,6 +168,7 @@ class CountingProxy:
                     conn.close()
                 with lock:
                     proxy.requests.append((self.command, self.path, resp.status))
+                    proxy.payload_hashes.append((self.command, self.headers.get("x-amz-content-sha256")))
                 self.send_response_only(resp.status, resp.reason)
                 has_length = False
                 for k, v in resp.getheaders():
@@ -198,6 +201,7 @@ class CountingProxy:
 
     def clear(self) -> None:
         self.requests.clear()
+        self.payload_hashes.clear()
 
     def close(self) -> None:
         self.server.shutdown()

@@ -140,6 +140,7 @@ def upload_files(
     session_token: str | None = None,
     allow_http: bool = False,
     path_style: bool = True,
+    sign_payload: bool | None = None,
     max_retries: int = 5,
     retry_timeout: float = 60.0,
     connect_timeout: float = 5.0,

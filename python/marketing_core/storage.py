@@ -60,7 +60,9 @@ class StoreConfig:
     Credentials default to the standard AWS environment variables (read by the Rust
     client); pass them explicitly, or build the config with :func:`store_from_env` or
     :func:`store_from_airflow_connection`. They never appear in ``repr`` or errors.
-    ``allow_http=None`` allows plain HTTP exactly when ``endpoint_url`` is ``http://``.
+    ``allow_http=None`` allows plain HTTP exactly when ``endpoint_url`` is ``http://``;
+    ``sign_payload=None`` signs request bodies (SHA-256) only over plain HTTP, as the AWS
+    SDKs do.
     """
 
     url: str = DEFAULT_STORE_URL
@@ -71,6 +73,7 @@ class StoreConfig:
     session_token: str | None = None
     allow_http: bool | None = None
     path_style: bool = True
+    sign_payload: bool | None = None
     max_retries: int = 5
     retry_timeout: float = 60.0
     connect_timeout: float = 5.0
@@ -109,6 +112,7 @@ class StoreConfig:
             session_token=self.session_token,
             allow_http=allow_http,
             path_style=self.path_style,
+            sign_payload=self.sign_payload,
             max_retries=self.max_retries,
             retry_timeout=self.retry_timeout,
             connect_timeout=self.connect_timeout,

@@ -114,7 +114,7 @@ fn secs(value: f64, name: &str) -> Result<Duration, StoreError> {
 #[pyfunction]
 #[pyo3(signature = (
     items, *, bucket, store_url, endpoint=None, region=None, access_key_id=None,
-    secret_access_key=None, session_token=None, allow_http=false, path_style=true,
+    secret_access_key=None, session_token=None, allow_http=false, path_style=true, sign_payload=None,
     max_retries=5, retry_timeout=60.0, connect_timeout=5.0, request_timeout=120.0,
     concurrency=16, multipart_threshold=16777216, part_size=8388608, part_concurrency=8,
     policy="refuse", progress=None
@@ -132,6 +132,7 @@ pub fn upload_files(
     session_token: Option<String>,
     allow_http: bool,
     path_style: bool,
+    sign_payload: Option<bool>,
     max_retries: usize,
     retry_timeout: f64,
     connect_timeout: f64,
@@ -152,6 +153,7 @@ pub fn upload_files(
         session_token,
         allow_http,
         path_style,
+        sign_payload,
         max_retries,
         retry_timeout: secs(retry_timeout, "retry_timeout")?,
         connect_timeout: secs(connect_timeout, "connect_timeout")?,

@@ -2,12 +2,12 @@
 //! (it completes multipart uploads unconditionally). Parts are uploaded with object_store's
 //! `MultipartStore`; the completion is sent here, signed with object_store's own SigV4
 //! `AwsAuthorizer`, carrying `If-None-Match: *` (create) or `If-Match: <etag>` (replace).
-//! S3 (since 2024), MinIO and SeaweedFS honour both, atomically: the key never shows a
-//! half-written object and two completions cannot both win.
+//! AWS S3 (since 2024) honours both atomically; SeaweedFS honours them, but two racing
+//! completions can both win there.
 //!
-//! Used when the credentials are static (explicit or from the AWS environment variables)
-//! and requests are path-style; otherwise the upload falls back to staging + conditional
-//! copy (see `upload.rs`).
+//! Opt-in with `MARKETING_CORE_MULTIPART_PUBLISH=complete` (static credentials and
+//! path-style requests needed); the default is staging + conditional copy (`upload.rs`),
+//! because SeaweedFS evaluates the completion's condition non-atomically.
 
 use std::time::{Duration, Instant};
 
@@ -74,9 +74,11 @@ impl DirectS3 {
     /// `None` when the direct completion cannot be used (no static credentials, or
     /// virtual-hosted-style requests).
     pub(crate) fn new(cfg: &StoreConfig, bucket: &str) -> Option<DirectS3> {
-        // MARKETING_CORE_MULTIPART_PUBLISH=copy forces the staging + conditional copy path
-        // (for stores without conditional completion, and to test that path).
-        if !cfg.path_style || std::env::var("MARKETING_CORE_MULTIPART_PUBLISH").is_ok_and(|v| v == "copy") {
+        // Opt-in (MARKETING_CORE_MULTIPART_PUBLISH=complete): SeaweedFS, our test server,
+        // evaluates If-None-Match on CompleteMultipartUpload non-atomically (two racing
+        // completions both succeed — measured), while its conditional copy is atomic. So
+        // the default is staging + conditional copy; AWS S3 makes this path atomic.
+        if !cfg.path_style || !std::env::var("MARKETING_CORE_MULTIPART_PUBLISH").is_ok_and(|v| v == "complete") {
             return None;
         }
         let key_id = cfg.access_key_id.clone().or_else(|| std::env::var("AWS_ACCESS_KEY_ID").ok())?;

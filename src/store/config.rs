@@ -34,6 +34,9 @@ pub struct StoreConfig {
     pub allow_http: bool,
     /// Path-style requests (`endpoint/bucket/key`), what MinIO and SeaweedFS expect.
     pub path_style: bool,
+    /// Whether the SigV4 signature covers the body (SHA-256 of every byte). `None`: only
+    /// over plain HTTP, as the AWS SDKs do (TLS protects the body otherwise).
+    pub sign_payload: Option<bool>,
     pub max_retries: usize,
     pub retry_timeout: Duration,
     pub connect_timeout: Duration,
@@ -51,6 +54,7 @@ impl Default for StoreConfig {
             session_token: None,
             allow_http: false,
             path_style: true,
+            sign_payload: None,
             max_retries: 5,
             retry_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
@@ -128,6 +132,10 @@ impl StoreConfig {
         out
     }
 
+    fn signs_payload(&self) -> bool {
+        self.sign_payload.unwrap_or_else(|| self.endpoint.as_deref().is_some_and(|e| e.starts_with("http://")))
+    }
+
     fn retry(&self) -> RetryConfig {
         RetryConfig {
             backoff: BackoffConfig { init_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(5), base: 2.0 },
@@ -153,6 +161,7 @@ impl StoreConfig {
             .with_bucket_name(bucket)
             .with_allow_http(self.allow_http)
             .with_virtual_hosted_style_request(!self.path_style)
+            .with_unsigned_payload(!self.signs_payload())
             .with_conditional_put(S3ConditionalPut::ETagMatch)
             .with_copy_if_not_exists(S3CopyIfNotExists::Header(copy_condition.0.into(), copy_condition.1.into()))
             .with_retry(self.retry())

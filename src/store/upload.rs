@@ -9,12 +9,11 @@
 //!   sees the winner's object: `skipped` if the MD5 matches, `conflict` otherwise.
 //!
 //! Large files (multipart, parts in parallel with bounded memory, aborted on failure):
-//! object_store has no conditional *complete*, so the completion is sent by
-//! `complete.rs` with `If-None-Match: *` / `If-Match: <etag>`. When that is not usable
-//! (no static credentials, virtual-hosted style), the parts go to a temporary key under
-//! `_marketing_core_tmp/` and are published by one server-side copy carrying the same
-//! condition, then the temporary object is deleted. Either way the final key is never
-//! visible half-written.
+//! object_store has no conditional *complete*, so the parts go to a temporary key under
+//! `_marketing_core_tmp/` and are published by one server-side copy carrying the
+//! condition (`If-None-Match: *` / `If-Match: <etag>`), then the temporary object is
+//! deleted. Opt-in alternative: a conditional completion at the key (`complete.rs`).
+//! Either way the final key is never visible half-written.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
