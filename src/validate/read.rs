@@ -298,6 +298,55 @@ fn parse_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize, ncols:
     parse_quoted_csv_chunk(bytes, mapping, width, ncols)
 }
 
+/// Appends one CSV record's fields to the builders of the contract columns they map to;
+/// an empty field is a null. The caller has checked that every field is UTF-8.
+fn append_csv_fields<'a>(
+    fields: impl Iterator<Item = &'a [u8]>,
+    mapping: &[Option<usize>],
+    builders: &mut [Option<StringBuilder>],
+) {
+    for (i, field) in fields.enumerate() {
+        if let Some(Some(c)) = mapping.get(i) {
+            if let Some(b) = &mut builders[*c] {
+                if field.is_empty() {
+                    b.append_null();
+                } else {
+                    // SAFETY: the caller validated the record as UTF-8; fields split at ASCII bytes.
+                    b.append_value(unsafe { std::str::from_utf8_unchecked(field) });
+                }
+            }
+        }
+    }
+}
+
+/// The parsed CSV block: the built columns plus what could not be parsed.
+fn finish_csv_chunk(
+    bytes: &[u8],
+    builders: Vec<Option<StringBuilder>>,
+    rows: usize,
+    records: u64,
+    unparsed: Vec<Unparsed>,
+    local_records: Vec<u32>,
+    lines: Vec<u32>,
+) -> Parsed {
+    let chunk = Chunk {
+        columns: builders.into_iter().map(|b| b.map(|mut b| std::sync::Arc::new(b.finish()) as ArrayRef)).collect(),
+        rows,
+        first_record: 0,
+        local_records: (!unparsed.is_empty()).then_some(local_records),
+        first_line: 0,
+        lines: Some(lines),
+    };
+    Parsed {
+        chunk,
+        unparsed,
+        records,
+        lines: memchr::memchr_iter(b'\n', bytes).count() as u64,
+        extra_keys: Vec::new(),
+        first_keys: None,
+    }
+}
+
 fn parse_plain_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize, ncols: usize) -> Parsed {
     let estimate = bytes.len() / 100 + 16;
     let mut builders: Vec<Option<StringBuilder>> = (0..ncols)
@@ -341,18 +390,8 @@ fn parse_plain_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize, 
             records += 1;
             continue;
         }
-        for (i, field) in fields.iter().enumerate() {
-            if let Some(Some(c)) = mapping.get(i) {
-                if let Some(b) = &mut builders[*c] {
-                    if field.is_empty() {
-                        b.append_null();
-                    } else {
-                        // Checked above: the whole line is UTF-8, and commas are ASCII.
-                        b.append_value(unsafe { std::str::from_utf8_unchecked(field) });
-                    }
-                }
-            }
-        }
+        // Checked above: the whole line is UTF-8, and commas are ASCII.
+        append_csv_fields(fields.iter().copied(), mapping, &mut builders);
         if !unparsed.is_empty() {
             local_records.push(records as u32);
         }
@@ -360,22 +399,7 @@ fn parse_plain_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize, 
         rows += 1;
         records += 1;
     }
-    let chunk = Chunk {
-        columns: builders.into_iter().map(|b| b.map(|mut b| std::sync::Arc::new(b.finish()) as ArrayRef)).collect(),
-        rows,
-        first_record: 0,
-        local_records: (!unparsed.is_empty()).then_some(local_records),
-        first_line: 0,
-        lines: Some(lines),
-    };
-    Parsed {
-        chunk,
-        unparsed,
-        records,
-        lines: memchr::memchr_iter(b'\n', bytes).count() as u64,
-        extra_keys: Vec::new(),
-        first_keys: None,
-    }
+    finish_csv_chunk(bytes, builders, rows, records, unparsed, local_records, lines)
 }
 
 fn parse_quoted_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize, ncols: usize) -> Parsed {
@@ -444,18 +468,8 @@ fn parse_quoted_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize,
             records += 1;
             continue;
         }
-        for (i, field) in rec.iter().enumerate() {
-            if let Some(Some(c)) = mapping.get(i) {
-                if let Some(b) = &mut builders[*c] {
-                    if field.is_empty() {
-                        b.append_null();
-                    } else {
-                        // Checked above: the whole record is UTF-8.
-                        b.append_value(unsafe { std::str::from_utf8_unchecked(field) });
-                    }
-                }
-            }
-        }
+        // Checked above: the whole record is UTF-8.
+        append_csv_fields(rec.iter(), mapping, &mut builders);
         if !unparsed.is_empty() {
             local_records.push(records as u32);
         }
@@ -463,22 +477,7 @@ fn parse_quoted_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize,
         rows += 1;
         records += 1;
     }
-    let chunk = Chunk {
-        columns: builders.into_iter().map(|b| b.map(|mut b| std::sync::Arc::new(b.finish()) as ArrayRef)).collect(),
-        rows,
-        first_record: 0,
-        local_records: (!unparsed.is_empty()).then_some(local_records),
-        first_line: 0,
-        lines: Some(lines),
-    };
-    Parsed {
-        chunk,
-        unparsed,
-        records,
-        lines: memchr::memchr_iter(b'\n', bytes).count() as u64,
-        extra_keys: Vec::new(),
-        first_keys: None,
-    }
+    finish_csv_chunk(bytes, builders, rows, records, unparsed, local_records, lines)
 }
 
 // --- JSON Lines ---------------------------------------------------------------------------
