@@ -18,29 +18,6 @@ class FakeTI:
 
 
 @pytest.fixture
-def webhook(monkeypatch):
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/services/T000/B000/XXXX"
-    monkeypatch.setenv("AIRFLOW_CONN_SLACK_WEBHOOK", json.dumps({"conn_type": "http", "extra": {"webhook_url": url}}))
-    yield received
-    server.shutdown()
-
-
-@pytest.fixture
 def smtp(monkeypatch):
     from aiosmtpd.controller import Controller
 

@@ -4,6 +4,7 @@ generate → validate → upload → load → dbt build, then a rerun of the sam
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -61,11 +62,19 @@ def test_a_rerun_uploads_nothing_adds_no_rows_and_raises_no_new_alert(runs):
     assert second.new_failures == []
 
 
-def test_the_readme_main_command_prints_a_readable_summary(tmp_path):
+def test_the_readme_main_command_runs_the_dag_and_prints_a_readable_summary(tmp_path):
+    """`./dev pipeline` runs this: the Airflow DAG through dag.test(), as on a fresh machine
+    (no Airflow settings inherited from the test session)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "MARKETING_CORE_"))}
     proc = subprocess.run(
-        [sys.executable, "-m", "marketing_core.cli", "pipeline", "--ds", DS, "--scale", "0.005", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=900, cwd=tmp_path,
+        [sys.executable, "-m", "marketing_core.cli", "pipeline", "--ds", DS, "--scale", "0.005", "--out", str(tmp_path),
+         "--defects", "bad_email=0.02"],
+        capture_output=True, text=True, timeout=900, cwd=tmp_path, env=env,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for text in ("Generated ds=2025-05-25", "Data quality", "Upload of valid and quarantined data", "mart_website_activity", "KPIs for 2025-05-25"):
+    for text in ("Tasks of the DAG run: success", "generate.contacts", "Rows per dataset and stage, ds=2025-05-25",
+                 "Data-quality alert: 1 new failure signature(s) sent via log: contacts pattern:email",
+                 "Upload valid data", "mart_website_activity", "KPIs for 2025-05-25"):
         assert text in proc.stdout, text
+    assert (tmp_path / "airflow" / "airflow.db").is_file()
+    assert "task_metrics" in (tmp_path / "airflow" / f"marketing_pipeline_{DS}.log").read_text()

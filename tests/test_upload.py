@@ -60,14 +60,6 @@ def write_big(path: Path, size: int) -> Path:
 
 
 @pytest.fixture(scope="session")
-def s3(tmp_path_factory):
-    server = SeaweedServer(tmp_path_factory.mktemp("seaweed"))
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
 def proxy(s3):
     p = CountingProxy(s3.port)
     yield p

@@ -38,6 +38,7 @@ from .storage import (
     store_from_airflow_connection,
     store_from_env,
     upload,
+    upload_tree,
 )
 from .validation import (
     CheckResult,
@@ -73,6 +74,7 @@ __all__ = [
     "store_from_airflow_connection",
     "store_from_env",
     "upload",
+    "upload_tree",
     # errors
     "MarketingCoreError",
     "InvalidArgumentError",

@@ -20,7 +20,7 @@ from rich.progress import (
 from rich.table import Table
 
 from . import generation, storage, validation
-from .exceptions import MarketingCoreError
+from .exceptions import InvalidArgumentError, MarketingCoreError
 
 console = Console()
 if not console.is_terminal:
@@ -29,19 +29,10 @@ if not console.is_terminal:
 
 
 def parse_defects(text: str | None) -> dict[str, float] | None:
-    """``null_key=0.01,bad_email=0.02`` or a JSON object."""
-    if not text:
-        return None
-    text = text.strip()
-    if text.startswith("{"):
-        return {str(k): float(v) for k, v in json.loads(text).items()}
-    rates: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, value = part.partition("=")
-        if not sep:
-            raise argparse.ArgumentTypeError(f"--defects: expected KIND=RATE, got {part!r}")
-        rates[name.strip()] = float(value)
-    return rates
+    try:
+        return generation.parse_defects(text)
+    except InvalidArgumentError as exc:
+        raise argparse.ArgumentTypeError(f"--defects: {exc}") from None
 
 
 def _human_bytes(n: int) -> str:
@@ -128,48 +119,128 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_pipeline(args: argparse.Namespace) -> int:
-    from . import pipeline
+    if args.in_process:
+        from . import pipeline
 
-    console.rule(f"marketing pipeline, ds={args.ds}, scale {args.scale}")
-    with day_progress() as report:
-        run = pipeline.run_day(
-            args.ds, data_dir=args.out, scale_factor=args.scale, seed=args.seed,
-            defects=parse_defects(args.defects), store=args.store, progress=report,
-        )
-    print_pipeline_summary(run)
+        console.rule(f"marketing pipeline (in process), ds={args.ds}, scale {args.scale}")
+        with day_progress() as report:
+            run = pipeline.run_day(
+                args.ds, data_dir=args.out, scale_factor=args.scale, seed=args.seed,
+                defects=parse_defects(args.defects), store=args.store, progress=report,
+            )
+        print_day_summary(run.summary())
+        return 0
+    return run_pipeline_dag(args)
+
+
+@contextlib.contextmanager
+def _output_to(path: str):
+    """Sends this process's stdout and stderr (file descriptors too: Airflow's and dbt's
+    logs) to ``path`` for the duration, so the terminal shows only the summary."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def run_pipeline_dag(args: argparse.Namespace) -> int:
+    """Runs the ``marketing_pipeline`` DAG for one day with real Airflow (``dag.test()``,
+    SQLite metadata under ``--out``), then prints its summary and task states."""
+    from .airflow import local
+    from .pipeline import DayPaths
+
+    paths = DayPaths.of(args.out)
+    local.configure(data_dir=paths.root)
+    log_path = paths.root / "airflow" / f"marketing_pipeline_{args.ds}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    conf = {"ds": args.ds, "scale_factor": args.scale, "seed": args.seed, "data_dir": str(paths.root),
+            "defects": parse_defects(args.defects) or {}}
+    if args.store:
+        conf["store"] = args.store
+    console.rule(f"Airflow DAG marketing_pipeline, ds={args.ds}, scale {args.scale}")
+    console.print(f"Airflow home {os.environ['AIRFLOW_HOME']}; task logs in {log_path}")
+    with console.status("running the DAG (generate, validate, upload, load, dbt build)..."):
+        with _output_to(str(log_path)):
+            local.ensure_database()
+            run = local.run_dag("marketing_pipeline", ds=args.ds, conf=conf)
+    tasks = Table(title=f"Tasks of the DAG run: {run.state}")
+    for col in ("task", "state", "tries"):
+        tasks.add_column(col)
+    for task_id, state in run.task_states.items():
+        colour = {"success": "green", "skipped": "dim", "failed": "red", "upstream_failed": "red"}.get(state, "yellow")
+        tasks.add_row(task_id, f"[{colour}]{state}[/]", str(run.try_numbers.get(task_id, "")))
+    console.print(tasks)
+    summary = run.xcom("summarize")
+    if summary:
+        print_day_summary(summary)
+    if not run.succeeded:
+        console.print(f"[bold red]the DAG run {run.state}[/]; see {log_path}")
+        return 1
     return 0
 
 
-def print_pipeline_summary(run) -> None:
-    print_generation_summary(run.generated)
-    dq = Table(title="Data quality (validation)")
-    for col in ("dataset", "rows in", "valid", "quarantined", "failed checks", "new signatures"):
-        dq.add_column(col, justify="left" if col in ("dataset", "failed checks") else "right")
-    for r in run.reports:
-        failed = ", ".join(f"{c.label}={c.rows_failed}" for c in r.failed_checks) or "-"
-        dq.add_row(r.dataset, f"{r.rows_in:,}", f"{r.rows_valid:,}", f"{r.rows_invalid:,}", failed,
-                   str(len(r.new_signatures)))
-    console.print(dq)
-    alerts = run.new_failures
-    if alerts:
-        console.print(f"[bold yellow]{len(alerts)} new failure signature(s) would alert:[/] "
-                      + "; ".join(f"{a['dataset']} {a['check']} ({a['rows_failed']} rows)" for a in alerts))
+def cmd_airflow_ui(args: argparse.Namespace) -> int:
+    """Starts ``airflow standalone`` (API server + UI, scheduler, DAG processor,
+    triggerer) on 127.0.0.1 over the same Airflow home and DAGs as ``pipeline``."""
+    from .airflow import local
+
+    local.configure(data_dir=args.out)
+    os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")
+    os.environ.setdefault("AIRFLOW__API__PORT", str(args.port))
+    local.ensure_database()
+    console.print(f"Airflow home {os.environ['AIRFLOW_HOME']}, DAGs from {os.environ['AIRFLOW__CORE__DAGS_FOLDER']}; "
+                  f"UI on http://127.0.0.1:{os.environ['AIRFLOW__API__PORT']} (the admin password is printed below "
+                  "and kept in simple_auth_manager_passwords.json.generated in the Airflow home)")
+    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
+    os.execv(airflow, [airflow, "standalone"])
+    return 0  # pragma: no cover - exec does not return
+
+
+def print_day_summary(summary: dict) -> None:
+    """Prints ``pipeline.day_summary`` (from ``run_day`` or the Airflow DAG's last task)."""
+    rows = Table(title=f"Rows per dataset and stage, ds={summary['ds']}")
+    for col in ("dataset", "generated", "valid", "quarantined", "loaded", "failed checks", "new signatures"):
+        rows.add_column(col, justify="left" if col in ("dataset", "failed checks") else "right")
+
+    def num(v):
+        return "-" if v is None else f"{v:,}"
+
+    for d in summary["datasets"]:
+        failed = ", ".join(f"{k}={v}" for k, v in d["failed_checks"].items()) or "-"
+        rows.add_row(d["dataset"], num(d["generated"]) + (" (kept)" if d["generated_skipped"] else ""),
+                     num(d["rows_valid"]), num(d["rows_invalid"]), num(d["loaded"]), failed, str(d["new_failures"]))
+    console.print(rows)
+    failures = summary["new_failures"]
+    if failures:
+        console.print(f"[bold yellow]Data-quality alert: {len(failures)} new failure signature(s)[/] "
+                      + (f"sent via {', '.join(summary['alerts'])}: " if summary["alerts"] else ": ")
+                      + "; ".join(f"{f['dataset']} {f['check']} ({f['rows_failed']} rows)" for f in failures))
     else:
         console.print("No new failure signatures: no data-quality alert.")
-    counts = run.upload.counts()
-    console.print(f"Upload of valid and quarantined data to {run.upload.store}: "
-                  + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
-                  + f" ({_human_bytes(run.upload.bytes_sent)} sent); "
-                  + f"{len(run.report_upload.files)} DQ reports written")
-    if run.marts is not None:
-        marts = Table(title="Warehouse (DuckDB) marts")
+    for name, up in summary["uploads"].items():
+        counts = ", ".join(f"{k} {v}" for k, v in up["counts"].items() if v) or "nothing to do"
+        console.print(f"Upload {name.replace('_', ' ')} to {up.get('store') or up['bucket']}: {counts} "
+                      f"({_human_bytes(up['bytes_sent'])} sent)")
+    if summary.get("marts"):
+        marts = Table(title="Warehouse marts")
         marts.add_column("mart")
         marts.add_column("rows", justify="right")
-        for name, rows in run.marts.items():
-            marts.add_row(name, f"{rows:,}")
+        for name, n in summary["marts"].items():
+            marts.add_row(name, f"{n:,}")
         console.print(marts)
-    if run.kpis:
-        k = run.kpis
+    k = summary.get("kpis")
+    if k and k.get("sessions"):
         console.print(
             f"KPIs for {k['ds']}: {k['sessions']:,} sessions, bounce rate {k['bounce_rate']:.1%}, "
             f"avg session {k['avg_session_duration_seconds']:.0f} s, {k['pages_per_session']:.2f} pages/session, "
@@ -346,7 +417,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("pipeline", help="run the pipeline for one day on the embedded defaults")
     _add_generation_args(p, out_default="data")
     p.add_argument("--store", help="s3://... to upload to MinIO/S3 (default: a file:// bucket under --out)")
+    p.add_argument("--in-process", action="store_true",
+                   help="run the steps directly in this process instead of through the Airflow DAG")
     p.set_defaults(func=cmd_pipeline)
+    a = sub.add_parser("airflow-ui", help="start Airflow locally (airflow standalone) with the marketing DAGs")
+    a.add_argument("--out", default="data", help="data directory (the Airflow home is <out>/airflow)")
+    a.add_argument("--port", type=int, default=8080)
+    a.set_defaults(func=cmd_airflow_ui)
     v = sub.add_parser(
         "validate",
         help="validate files against their contracts (exit 1 when an error-severity check fails)",

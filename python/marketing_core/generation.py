@@ -23,6 +23,8 @@ __all__ = [
     "generate",
     "generate_day",
     "generate_table",
+    "parse_defects",
+    "result_summary",
 ]
 
 #: Dataset names in dependency order: dimensions, then contacts, then facts.
@@ -167,3 +169,43 @@ def generate_table(
         seed=int(seed),
         defects=dict(defects) if defects else None,
     )
+
+
+def result_summary(result: GenerateResult) -> dict[str, object]:
+    """A small JSON-able summary of one generated file (for XCom and task metrics)."""
+    return {
+        "dataset": result.dataset,
+        "ds": result.ds,
+        "path": result.path,
+        "format": result.format,
+        "rows_in": 0,
+        "rows_out": result.rows,
+        "bytes": result.bytes,
+        "skipped": result.skipped,
+        "defects_path": result.defects_path,
+        "defect_counts": dict(result.defect_counts),
+    }
+
+
+def parse_defects(spec: Mapping[str, float] | str | None) -> dict[str, float] | None:
+    """Defect rates from a mapping, ``"null_key=0.01,bad_email=0.02"`` or a JSON object
+    (the forms a CLI flag or a rendered Airflow template takes). None when empty."""
+    if spec is None:
+        return None
+    if isinstance(spec, Mapping):
+        rates = {str(k): float(v) for k, v in spec.items()}
+        return rates or None
+    text = str(spec).strip()
+    if text in ("", "None", "{}"):
+        return None
+    if text.startswith("{"):
+        import json
+
+        return parse_defects(json.loads(text))
+    rates = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep:
+            raise InvalidArgumentError(f"defects: expected KIND=RATE, got {part!r}")
+        rates[name.strip()] = float(value)
+    return rates or None

@@ -3,7 +3,7 @@ generate → validate (valid / quarantine split, reports, signatures) → idempo
 the bucket → load raw tables → dbt build. Each step is the same library call the Airflow
 operators make; this module only wires them for a laptop or a notebook.
 
-Defaults (everything under ``data_dir``, default ``./data``): generated files in
+Defaults (everything under ``data_dir``, default ``$MARKETING_CORE_DATA_DIR`` or ``./data``): generated files in
 ``incoming/``, validation outputs in the bucket layout in ``validated/``, the bucket as a
 local directory ``bucket/`` (``file://``), the metadata store ``metadata.sqlite``, the DuckDB
 warehouse ``warehouse/marketing.duckdb``. ``store="s3://..."`` targets MinIO/S3 instead.
@@ -20,7 +20,102 @@ from typing import Any
 
 from ._dates import ds_string
 
-__all__ = ["DayRun", "run_day"]
+__all__ = ["DayPaths", "DayRun", "day_summary", "default_data_dir", "run_day"]
+
+
+def default_data_dir() -> pathlib.Path:
+    """``$MARKETING_CORE_DATA_DIR`` or ``./data``, absolute."""
+    return pathlib.Path(os.environ.get("MARKETING_CORE_DATA_DIR") or "data").resolve()
+
+
+@dataclass(frozen=True)
+class DayPaths:
+    """Where the embedded defaults keep things under one data directory. The Airflow DAG
+    and ``run_day`` use the same layout, so either can pick up after the other."""
+
+    root: pathlib.Path
+
+    INCOMING = "incoming"
+    VALIDATED = "validated"
+    BUCKET = "bucket"
+    METADATA = "metadata.sqlite"
+    DUCKDB = "warehouse/marketing.duckdb"
+
+    @classmethod
+    def of(cls, root: str | os.PathLike[str] | None = None) -> DayPaths:
+        return cls(pathlib.Path(root).resolve() if root is not None else default_data_dir())
+
+    @property
+    def incoming(self) -> pathlib.Path:
+        """Generated files, ``<dataset>_<ds>.<ext>``."""
+        return self.root / self.INCOMING
+
+    @property
+    def validated(self) -> pathlib.Path:
+        """Validation outputs in the bucket layout (valid-data/, quarantine-data/, dq-reports/)."""
+        return self.root / self.VALIDATED
+
+    @property
+    def bucket_root(self) -> pathlib.Path:
+        """The local object store: one directory per bucket."""
+        return self.root / self.BUCKET
+
+    @property
+    def metadata(self) -> pathlib.Path:
+        return self.root / self.METADATA
+
+    @property
+    def duckdb(self) -> pathlib.Path:
+        return self.root / self.DUCKDB
+
+    @property
+    def store(self) -> str:
+        """The embedded default store URL."""
+        return f"file://{self.bucket_root}"
+
+
+def day_upload_patterns(ds: str, *kinds: str) -> list[str]:
+    """Glob patterns (relative to the validated directory) of one day's outputs of ``kinds``."""
+    return [f"{kind}/*/ds={ds}/*" for kind in kinds]
+
+
+def day_summary(
+    ds: str,
+    *,
+    generated: list[Mapping[str, Any]],
+    validated: list[Mapping[str, Any]],
+    uploads: Mapping[str, Mapping[str, Any] | None],
+    alerts: list[str] | None = None,
+    loaded: Mapping[str, int] | None = None,
+    marts: Mapping[str, int] | None = None,
+    kpis: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One day's outcome as a JSON-able dict (what the CLI prints and the DAG's last task
+    returns): rows per dataset and stage, DQ results, alerts, uploads, marts and KPIs."""
+    by_dataset = {v["dataset"]: v for v in validated if v}
+    datasets = []
+    for g in generated:
+        v = by_dataset.get(g["dataset"], {})
+        datasets.append({
+            "dataset": g["dataset"],
+            "generated": g["rows_out"],
+            "generated_skipped": g.get("skipped", False),
+            "rows_in": v.get("rows_in"),
+            "rows_valid": v.get("rows_valid"),
+            "rows_invalid": v.get("rows_invalid"),
+            "failed_checks": v.get("failed_checks", {}),
+            "new_failures": len(v.get("new_failures", [])),
+            "loaded": (loaded or {}).get(g["dataset"]),
+        })
+    return {
+        "ds": ds,
+        "datasets": datasets,
+        "new_failures": [f for v in validated if v for f in v.get("new_failures", [])],
+        "alerts": list(alerts or []),
+        "uploads": {k: dict(v) for k, v in uploads.items() if v is not None},
+        "marts": dict(marts) if marts is not None else None,
+        "kpis": dict(kpis) if kpis else None,
+    }
 
 
 @dataclass
@@ -40,17 +135,25 @@ class DayRun:
     @property
     def new_failures(self) -> list[dict[str, Any]]:
         """Failed checks whose signature was seen for the first time in this run."""
-        return [
-            {"dataset": r.dataset, "check": c.label, "rows_failed": c.rows_failed,
-             "samples": list(c.samples), "signature": c.signature}
-            for r in self.reports for c in r.checks if c.signature in r.new_signatures
-        ]
+        return [f for r in self.reports for f in r.new_failures]
+
+    def summary(self) -> dict[str, Any]:
+        from .generation import result_summary
+
+        return day_summary(
+            self.ds,
+            generated=[result_summary(g) for g in self.generated],
+            validated=[r.summary() for r in self.reports],
+            uploads={"data": self.upload.summary() if self.upload else None,
+                     "dq_reports": self.report_upload.summary() if self.report_upload else None},
+            loaded=self.loaded, marts=self.marts, kpis=self.kpis,
+        )
 
 
 def run_day(
     ds: str | _dt.date,
     *,
-    data_dir: str | os.PathLike[str] = "data",
+    data_dir: str | os.PathLike[str] | None = None,
     scale_factor: float = 1.0,
     seed: int | None = None,
     defects: Mapping[str, float] | None = None,
@@ -65,41 +168,39 @@ def run_day(
     from .metadata import MetadataStore
 
     day = ds_string(ds)
-    root = pathlib.Path(data_dir)
-    incoming, validated, bucket_root = root / "incoming", root / "validated", root / "bucket"
-    store = store or f"file://{bucket_root.resolve()}"
-    metadata_store = MetadataStore(metadata or root / "metadata.sqlite")
-    duckdb = duckdb or root / "warehouse" / "marketing.duckdb"
-    run = DayRun(ds=day, data_dir=str(root))
+    paths = DayPaths.of(data_dir)
+    store = store or paths.store
+    metadata_store = MetadataStore(metadata or paths.metadata)
+    duckdb = duckdb or paths.duckdb
+    run = DayRun(ds=day, data_dir=str(paths.root))
 
     run.generated = generation.generate_day(
-        day, incoming, scale_factor=scale_factor, seed=generation.DEFAULT_SEED if seed is None else seed,
+        day, paths.incoming, scale_factor=scale_factor, seed=generation.DEFAULT_SEED if seed is None else seed,
         defects=defects, progress=progress,
     )
     for result in run.generated:
         run.reports.append(
-            validation.validate(result.path, result.dataset, ds=day, out_dir=validated,
-                                references=incoming, metadata=metadata_store)
+            validation.validate(result.path, result.dataset, ds=day, out_dir=paths.validated,
+                                references=paths.incoming, metadata=metadata_store)
         )
-    # The validator already wrote the bucket layout: the key of each file is its path there.
-    def keys_of(paths):
-        return {p: pathlib.Path(p).resolve().relative_to(validated.resolve()).as_posix() for p in paths if p}
-
-    data = keys_of(p for r in run.reports for p in (r.valid_path, r.quarantine_path))
-    run.upload = storage.upload(list(data), keys=data, bucket=bucket, store=store, metadata=metadata_store)
-    # Data files are deterministic, so a rerun finds them in place (refuse on any change).
-    # A report describes its run (run id, timings): the latest replaces the previous one,
+    # The validator wrote the bucket layout, so each file's key is its path there. Data
+    # files are deterministic, so a rerun finds them in place (refuse on any change). A
+    # report describes its run (run id, timings): the latest replaces the previous one,
     # conditional on the ETag it replaces.
-    reports = keys_of(r.report_path for r in run.reports)
-    run.report_upload = storage.upload(list(reports), keys=reports, bucket=bucket, store=store,
-                                       policy="replace", metadata=metadata_store)
+    run.upload = storage.upload_tree(
+        paths.validated, day_upload_patterns(day, "valid-data", "quarantine-data"),
+        bucket=bucket, store=store, metadata=metadata_store,
+    )
+    run.report_upload = storage.upload_tree(
+        paths.validated, day_upload_patterns(day, "dq-reports"),
+        bucket=bucket, store=store, policy="replace", metadata=metadata_store,
+    )
 
     if warehouse:
         from . import warehouse as wh
 
-        raw_root = str(bucket_root / bucket) if store.startswith("file://") else f"s3://{bucket}"
-        run.loaded = wh.load_day(day, raw_root, duckdb=duckdb)
-        wh.load_dq_checks(metadata_store.path, duckdb=duckdb)
+        run.loaded = wh.load_day(day, storage.bucket_location(store, bucket), duckdb=duckdb, store=store,
+                                 metadata=metadata_store.path)
         wh.build(ds=day, duckdb=duckdb)
         run.marts = wh.mart_counts(duckdb)
         run.kpis = wh.kpis(day, duckdb=duckdb)

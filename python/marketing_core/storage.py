@@ -34,6 +34,10 @@ __all__ = [
     "UploadReport",
     "FileUpload",
     "upload",
+    "upload_tree",
+    "tree_keys",
+    "as_store",
+    "bucket_location",
     "plan_upload",
     "store_from_env",
     "store_from_airflow_connection",
@@ -98,6 +102,21 @@ class StoreConfig:
 
     def with_credentials(self, access_key_id: str, secret_access_key: str, session_token: str | None = None) -> StoreConfig:
         return replace(self, access_key_id=access_key_id, secret_access_key=secret_access_key, session_token=session_token)
+
+    def aws_env(self) -> dict[str, str]:
+        """The standard AWS environment variables for this config (for tools that read
+        them, such as DuckDB's httpfs secret in the dbt load macro). Empty for file://."""
+        if not self.is_s3:
+            return {}
+        pairs = {
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ENDPOINT_URL_S3": self.endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+        }
+        return {k: v for k, v in pairs.items() if v}
 
     def _kwargs(self) -> dict[str, Any]:
         allow_http = self.allow_http
@@ -171,6 +190,26 @@ def store_from_airflow_connection(conn_id: str = "aws_default") -> StoreConfig:
     return store_config_from_connection(BaseHook.get_connection(conn_id))
 
 
+def as_store(store: StoreConfig | str | None) -> StoreConfig:
+    """A :class:`StoreConfig` from a config, a URL (``s3://`` takes endpoint and
+    credentials from the environment; ``file://dir``) or None (:func:`store_from_env`)."""
+    if store is None or store == "":
+        return store_from_env()
+    if isinstance(store, StoreConfig):
+        return store
+    return store_from_env(store) if store.startswith("s3") else StoreConfig(url=store)
+
+
+def bucket_location(store: StoreConfig | str | None, bucket: str) -> str:
+    """Where a reader finds the bucket: ``s3://<bucket>`` or, for a ``file://`` store,
+    the bucket's local directory."""
+    cfg = as_store(store)
+    if cfg.is_s3:
+        return f"s3://{bucket}"
+    root = cfg.url[len("file://"):] if cfg.url.startswith("file://") else cfg.url
+    return os.path.join(os.path.abspath(root), bucket)
+
+
 @dataclass(frozen=True)
 class UploadReport:
     """What one ``upload`` call did: one :class:`FileUpload` per file, plus totals."""
@@ -241,6 +280,7 @@ class UploadReport:
         """A small JSON-able summary (for XCom): counts, bytes and the URIs."""
         return {
             "bucket": self.bucket,
+            "store": self.store,
             "counts": self.counts(),
             "bytes": self.bytes,
             "bytes_sent": self.bytes_sent,
@@ -354,10 +394,7 @@ def upload(
     attempts are logged, with the report as ``exc.report``. Conflicts are reported, not
     raised (``report.raise_for_status()`` raises them).
     """
-    if store is None:
-        store = store_from_env()
-    elif isinstance(store, str):
-        store = store_from_env(store) if store.startswith("s3") else StoreConfig(url=store)
+    store = as_store(store)
     _core.validate_bucket(bucket)
     if keys is not None:
         items = []
@@ -397,3 +434,31 @@ def upload(
     if raise_on_error:
         report.raise_for_status(conflicts=False)
     return report
+
+
+def tree_keys(
+    root: PathLike, patterns: Iterable[str] = ("**/*",), *, prefix: str | None = None
+) -> dict[str, str]:
+    """The files under ``root`` matching any glob pattern (relative to ``root``; hidden
+    entries skipped), each with its key: its path relative to ``root``, under ``prefix``."""
+    import pathlib
+
+    base = pathlib.Path(root).resolve()
+    keys: dict[str, str] = {}
+    for pattern in patterns:
+        for p in sorted(base.glob(pattern)):
+            rel = p.relative_to(base)
+            if not p.is_file() or any(part.startswith(".") for part in rel.parts):
+                continue
+            keys[str(p)] = f"{prefix.strip('/')}/{rel.as_posix()}" if prefix else rel.as_posix()
+    return keys
+
+
+def upload_tree(
+    root: PathLike, patterns: Iterable[str] = ("**/*",), *, prefix: str | None = None, **kwargs: Any
+) -> UploadReport:
+    """Uploads the files under ``root`` that match ``patterns`` with keys that mirror
+    their paths (see :func:`tree_keys`); ``kwargs`` as for :func:`upload`. A directory
+    laid out like the bucket (``valid-data/<dataset>/ds=<ds>/...``) lands as is."""
+    keys = tree_keys(root, patterns, prefix=prefix)
+    return upload(list(keys), keys=keys, **kwargs)

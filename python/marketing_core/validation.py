@@ -201,6 +201,35 @@ class ValidationReport:
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
+    @property
+    def new_failures(self) -> list[dict[str, Any]]:
+        """The failed checks whose signature this run saw for the first time."""
+        return [
+            {"dataset": self.dataset, "check": c.label, "column": c.column, "severity": c.severity,
+             "rows_failed": c.rows_failed, "samples": list(c.samples), "signature": c.signature}
+            for c in self.checks if c.failed and c.signature in self.new_signatures
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        """A small JSON-able summary (for XCom and task metrics): counts, outputs, failed
+        checks and the new failure signatures."""
+        return {
+            "dataset": self.dataset,
+            "ds": self.ds,
+            "path": self.source,
+            "status": self.status,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_valid,
+            "rows_valid": self.rows_valid,
+            "rows_invalid": self.rows_invalid,
+            "valid_path": self.valid_path,
+            "quarantine_path": self.quarantine_path,
+            "report_path": self.report_path,
+            "run_id": self.run_id,
+            "failed_checks": {c.label: c.rows_failed for c in self.failed_checks},
+            "new_failures": self.new_failures,
+        }
+
     @classmethod
     def _from_core(cls, text: str) -> ValidationReport:
         raw = json.loads(text)

@@ -17,6 +17,7 @@ Where things go (each overridable by argument or environment variable):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -158,6 +159,21 @@ def _failures(result: Any) -> str:
     return "; ".join(failed) or "see dbt's log"
 
 
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]):
+    """Sets environment variables for the duration (dbt's ``env_var`` reads them)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def load_day(
     ds: str | _dt.date,
     raw_root: str | os.PathLike[str] | None = None,
@@ -166,13 +182,19 @@ def load_day(
     allow_missing: bool = False,
     target: str | None = None,
     duckdb: str | os.PathLike[str] | None = None,
+    store: Any = None,
+    metadata: str | os.PathLike[str] | None = None,
     **kwargs: Any,
 ) -> Any:
     """Loads one day's valid files (``<raw_root>/valid-data/<dataset>/ds=<ds>/``) into the
     raw tables, replacing that day's rows (``dbt run-operation load_raw_day``).
 
     ``raw_root`` is a local bucket directory or ``s3://bucket`` (default: the project var
-    ``raw_root``). On DuckDB, returns ``{dataset: rows for ds}``; on Snowflake, dbt's result.
+    ``raw_root``). ``store`` (a ``StoreConfig`` or URL) supplies the S3 endpoint and
+    credentials for an ``s3://`` root, for this call only. With ``metadata`` (the SQLite
+    metadata store) on DuckDB, its DQ checks are copied to ``raw.dq_checks`` too (see
+    :func:`load_dq_checks`). On DuckDB, returns
+    ``{dataset: rows for ds}``; on Snowflake, dbt's result.
     """
     ds = ds_string(ds)
     op_args: dict[str, Any] = {"ds": ds, "allow_missing": allow_missing}
@@ -181,11 +203,17 @@ def load_day(
         op_args["raw_root"] = raw_root if "://" in raw_root else str(Path(raw_root).resolve())
     if datasets is not None:
         op_args["datasets"] = list(datasets)
-    result = run_dbt(
-        ["run-operation", "load_raw_day", "--args", json.dumps(op_args)], target=target, duckdb=duckdb, **kwargs
-    )
+    from .storage import as_store
+
+    env = as_store(store).aws_env() if store is not None else {}
+    with _environment(env):
+        result = run_dbt(
+            ["run-operation", "load_raw_day", "--args", json.dumps(op_args)], target=target, duckdb=duckdb, **kwargs
+        )
     if (target or os.environ.get("MARKETING_CORE_DBT_TARGET", "duckdb")) != "duckdb":
         return result
+    if metadata is not None:
+        load_dq_checks(metadata, duckdb=duckdb)
     with _connect(duckdb) as con:
         names = op_args.get("datasets") or _raw_datasets()
         return {

@@ -1,0 +1,94 @@
+"""
+### s3_event_pipeline: model a day as soon as its valid data lands in S3
+
+Event-driven counterpart of `marketing_pipeline`, for deployments where another system
+(or `marketing_pipeline` on other workers) uploads the day's files:
+
+1. **wait_for_valid_data**: an `S3KeySensor` in *reschedule* mode (it frees its worker
+   slot between pokes) waits until every dataset has an object under
+   `valid-data/<dataset>/ds=<ds>/` in the bucket;
+2. **load_raw**: those objects into the warehouse raw tables (the day's rows replaced);
+3. **dbt_run** then **dbt_test**: the models for the day, then every test.
+
+The warehouse tasks run in the `warehouse` pool, which bounds how many days load and
+transform at once (create it with `airflow pools set warehouse 1 "marketing warehouse"`).
+S3 access comes from the `aws_conn_id` connection (MinIO: `endpoint_url` in its extras).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+from airflow.sdk import DAG, Param
+
+from marketing_core.airflow.callbacks import notify_failure
+from marketing_core.airflow.operators import DbtOperator, LoadRawDayOperator
+from marketing_core.generation import DATASETS
+from marketing_core.pipeline import DayPaths, default_data_dir
+
+DAG_ID = "s3_event_pipeline"
+DS = "{{ params.ds or (dag_run.logical_date or dag_run.run_after) | ds }}"
+DUCKDB = "{{ params.duckdb_path or params.data_dir ~ '/" + DayPaths.DUCKDB + "' }}"
+WAREHOUSE_POOL = os.environ.get("MARKETING_CORE_WAREHOUSE_POOL", "warehouse")
+# How often the sensor looks (seconds) and how long it waits for a day at most.
+POKE_SECONDS = float(os.environ.get("MARKETING_CORE_SENSOR_POKE_SECONDS", 300))
+WAIT_HOURS = float(os.environ.get("MARKETING_CORE_SENSOR_TIMEOUT_HOURS", 12))
+
+default_args = {
+    "retries": 3,
+    "retry_delay": dt.timedelta(seconds=float(os.environ.get("MARKETING_CORE_RETRY_DELAY_SECONDS", 300))),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": dt.timedelta(minutes=30),
+    "on_failure_callback": notify_failure,
+}
+
+with DAG(
+    dag_id=DAG_ID,
+    description="Wait for a day's valid data in S3, load it, dbt run, dbt test",
+    doc_md=__doc__,
+    schedule="@daily",
+    start_date=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc),
+    catchup=False,
+    max_active_runs=3,
+    default_args=default_args,
+    tags=["marketing", "marketing_core", "s3"],
+    params={
+        "ds": Param(None, type=["null", "string"], description="Day YYYY-MM-DD (default: the run's logical date)"),
+        "bucket": Param("marketing-data", type="string"),
+        "aws_conn_id": Param(os.environ.get("MARKETING_CORE_AWS_CONN_ID", "aws_default"), type="string"),
+        "data_dir": Param(str(default_data_dir()), type="string", description="Local working directory"),
+        "warehouse_target": Param(os.environ.get("MARKETING_CORE_DBT_TARGET", "duckdb"), enum=["duckdb", "snowflake"]),
+        "duckdb_path": Param("", type="string", description="DuckDB file (default: under data_dir)"),
+    },
+) as dag:
+    wait = S3KeySensor(
+        task_id="wait_for_valid_data",
+        bucket_name="{{ params.bucket }}",
+        bucket_key=[f"valid-data/{name}/ds={DS}/*" for name in DATASETS],
+        wildcard_match=True,
+        aws_conn_id="{{ params.aws_conn_id }}",
+        mode="reschedule",
+        poke_interval=POKE_SECONDS,
+        timeout=dt.timedelta(hours=WAIT_HOURS),
+        exponential_backoff=False,
+    )
+    load_raw = LoadRawDayOperator(
+        task_id="load_raw",
+        ds=DS,
+        bucket="{{ params.bucket }}",
+        aws_conn_id="{{ params.aws_conn_id }}",
+        target="{{ params.warehouse_target }}",
+        duckdb=DUCKDB,
+        pool=WAREHOUSE_POOL,
+    )
+    dbt_run = DbtOperator(
+        task_id="dbt_run", command="run", ds=DS, target="{{ params.warehouse_target }}", duckdb=DUCKDB,
+        pool=WAREHOUSE_POOL,
+    )
+    dbt_test = DbtOperator(
+        task_id="dbt_test", command="test", ds=DS, target="{{ params.warehouse_target }}", duckdb=DUCKDB,
+        pool=WAREHOUSE_POOL,
+    )
+    wait >> load_raw >> dbt_run >> dbt_test

@@ -1,0 +1,283 @@
+"""The DAGs with real parts: Airflow 3 runs them in-process with ``dag.test()`` (SQLite
+metadata), uploads go to a real S3 server (SeaweedFS on 127.0.0.1), the warehouse is DuckDB
+read by dbt, alerts go to a local stand-in for Slack's webhook.
+
+One module-scoped scenario runs the days in order and each test asserts one behaviour:
+- day 1, clean, whose S3 connection only appears after the first upload attempt failed
+  (a transient failure: the tasks are retried and the run succeeds);
+- day 2 with injected defects (quarantine exactly the injected rows, alert once);
+- day 2 again (uploads nothing, adds no mart rows, no alert);
+- day 3 with the same defects (a known failure signature: no alert);
+- the sensor DAG for day 2 (objects exist) and for day 4 (objects land while it waits).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+
+import pytest
+
+from conftest import REPO, Webhook
+from s3_server import ACCESS_KEY, REGION, SECRET_KEY
+
+DAY1, DAY2, DAY3, DAY4 = "2025-05-25", "2025-05-26", "2025-05-27", "2025-05-28"
+SCALE = 0.01
+DEFECTS = {"bad_email": 0.02, "orphan_foreign_key": 0.01, "duplicate_key": 0.005}
+CONN_ID = "mc_dag_s3"
+CONN_ENV = f"AIRFLOW_CONN_{CONN_ID.upper()}"
+
+
+def airflow_db() -> str:
+    return os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
+
+
+def task_state(dag_id: str, task_id: str) -> str | None:
+    """The latest state of a task, read straight from Airflow's SQLite database (safe from
+    a helper thread while ``dag.test()`` runs in the main one)."""
+    try:
+        with sqlite3.connect(airflow_db(), timeout=10) as con:
+            row = con.execute(
+                "select state from task_instance where dag_id = ? and task_id = ? order by start_date desc limit 1",
+                (dag_id, task_id),
+            ).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return row[0] if row else None
+
+
+class When(threading.Thread):
+    """Runs ``action`` in a helper thread as soon as ``condition()`` holds; ``join()``
+    re-raises what the action raised, or fails when the condition never held."""
+
+    def __init__(self, condition, action, timeout: float = 600.0):
+        super().__init__(daemon=True)
+        self.condition, self.action, self.timeout = condition, action, timeout
+        self.done, self.error = False, None
+        self.start()
+
+    def run(self):
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self.condition():
+                try:
+                    self.action()
+                    self.done = True
+                except BaseException as exc:  # noqa: BLE001 - re-raised in join()
+                    self.error = exc
+                return
+            time.sleep(0.2)
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            raise self.error
+        assert self.done, "the condition never held"
+
+
+def bucket_objects(s3, bucket: str) -> dict[str, str]:
+    client = s3.client()
+    found = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        for o in page.get("Contents", []):
+            found[o["Key"]] = o["ETag"]
+    return found
+
+
+def injected_rows(generated: dict) -> int:
+    """Rows the generator's truth manifest lists as defective (both copies of a duplicate)."""
+    if not generated.get("defects_path"):
+        return 0
+    defects = json.load(open(generated["defects_path"]))["defects"]
+    return len({d["row"] for d in defects} | {d["partner_row"] for d in defects if "partner_row" in d})
+
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+
+@pytest.fixture(scope="module")
+def scenario(s3, tmp_path_factory):
+    from marketing_core.airflow import local
+
+    data_dir = tmp_path_factory.mktemp("dag-data")
+    bucket = f"dag-{uuid.uuid4().hex[:10]}"
+    s3.client().create_bucket(Bucket=bucket)
+    connection = json.dumps({
+        "conn_type": "aws", "login": ACCESS_KEY, "password": SECRET_KEY,
+        "extra": {"endpoint_url": s3.endpoint, "region_name": REGION},
+    })
+    hook = Webhook()
+    conf = {"scale_factor": SCALE, "seed": 11, "data_dir": str(data_dir), "bucket": bucket, "aws_conn_id": CONN_ID}
+    out: dict = {"bucket": bucket, "data_dir": data_dir, "alerts": hook.received}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AIRFLOW_CONN_SLACK_WEBHOOK", hook.connection)
+        mp.setenv("MARKETING_CORE_RETRY_DELAY_SECONDS", "2")
+        mp.setenv("MARKETING_CORE_SENSOR_POKE_SECONDS", "2")
+        mp.setenv("MARKETING_CORE_SENSOR_TIMEOUT_HOURS", "0.05")  # never hang the suite
+        mp.delenv(CONN_ENV, raising=False)
+
+        def run(dag_id: str, ds: str, **extra):
+            return local.run_dag(dag_id, ds=ds, conf={**conf, "ds": ds, **extra})
+
+        # Day 1: the S3 connection is defined only once the first upload attempt failed.
+        watcher = When(lambda: task_state("marketing_pipeline", "upload.valid_data") == "up_for_retry",
+                       lambda: os.environ.__setitem__(CONN_ENV, connection))
+        out["day1"] = run("marketing_pipeline", DAY1)
+        watcher.join(timeout=1)
+        out["alerts_after_day1"] = len(hook.received)
+        out["day2"] = run("marketing_pipeline", DAY2, defects=DEFECTS)
+        out["objects_after_day2"] = bucket_objects(s3, bucket)
+        out["alerts_after_day2"] = len(hook.received)
+        out["day2_again"] = run("marketing_pipeline", DAY2, defects=DEFECTS)
+        out["objects_after_rerun"] = bucket_objects(s3, bucket)
+        out["alerts_after_rerun"] = len(hook.received)
+        out["day3"] = run("marketing_pipeline", DAY3, defects=DEFECTS)
+        out["alerts_after_day3"] = len(hook.received)
+
+        out["sensor_day2"] = run("s3_event_pipeline", DAY2)
+
+        # Day 4: nothing in the bucket yet; the data lands while the sensor waits.
+        def land_day4():
+            import marketing_core as mc
+
+            day = mc.generate_day(DAY4, data_dir / "day4-in", scale_factor=SCALE, seed=11)
+            for r in day:
+                mc.validate(r.path, ds=DAY4, out_dir=data_dir / "day4-out", references=data_dir / "day4-in")
+            out["day4_landed"] = mc.upload_tree(
+                data_dir / "day4-out", [f"valid-data/*/ds={DAY4}/*"], bucket=bucket,
+                store=mc.StoreConfig(url="s3://", endpoint_url=s3.endpoint, region=REGION,
+                                     access_key_id=ACCESS_KEY, secret_access_key=SECRET_KEY),
+            )
+
+        lander = When(lambda: task_state("s3_event_pipeline", "wait_for_valid_data") == "up_for_reschedule", land_day4)
+        out["sensor_day4"] = run("s3_event_pipeline", DAY4)
+        lander.join(timeout=1)
+    hook.close()
+    return out
+
+
+def by_dataset(run, prefix: str) -> dict[str, dict]:
+    return {task_id.split(".", 1)[1]: v for task_id, v in run.xcoms.items() if task_id.startswith(prefix + ".")}
+
+
+def test_the_dags_import_cleanly_and_every_task_retries_with_callbacks():
+    from airflow.dag_processing.dagbag import DagBag
+
+    from marketing_core.airflow.callbacks import notify_failure
+
+    bag = DagBag(dag_folder=str(REPO / "airflow_dags"))
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {"marketing_pipeline", "s3_event_pipeline"}
+    for dag in bag.dags.values():
+        assert dag.doc_md and dag.dag_id in dag.doc_md  # the docstring documents the DAG in the UI
+        assert len(dag.topological_sort()) == len(dag.tasks)  # acyclic
+        for task in dag.tasks:
+            assert task.retries == 3, task.task_id
+            assert task.retry_delay == dt.timedelta(minutes=5), task.task_id
+            assert task.retry_exponential_backoff and task.max_retry_delay == dt.timedelta(minutes=30)
+            callbacks = task.on_failure_callback if isinstance(task.on_failure_callback, list) else [task.on_failure_callback]
+            assert notify_failure in callbacks, task.task_id
+    pipeline = bag.get_dag("marketing_pipeline")
+    assert {t.task_id for t in pipeline.task_group_dict["generate"].children.values()} == {
+        f"generate.{d}" for d in ("campaigns", "forms", "pages", "contacts", "form_fills", "website_activity")}
+    contacts = pipeline.get_task("generate.contacts")
+    assert {t for t in contacts.upstream_task_ids} == {"generate.campaigns", "generate.forms", "generate.pages"}
+    assert contacts.downstream_task_ids == {"generate.form_fills", "generate.website_activity"}
+    assert pipeline.get_task("check_new_dq_failures").downstream_task_ids == {"alert_new_dq_failures", "no_new_dq_failures"}
+    sensor = bag.get_dag("s3_event_pipeline").get_task("wait_for_valid_data")
+    assert sensor.mode == "reschedule"
+    assert {t.pool for t in bag.get_dag("s3_event_pipeline").tasks if t.task_id != "wait_for_valid_data"} == {"warehouse"}
+
+
+def test_a_transient_failure_is_retried_and_a_clean_day_lands_in_the_marts(scenario, s3):
+    run = scenario["day1"]
+    assert run.succeeded, run.task_states
+    # The uploads failed once (no S3 connection yet), were retried, and succeeded.
+    assert run.try_numbers["upload.valid_data"] == 2 and run.task_states["upload.valid_data"] == "success"
+    assert run.try_numbers["generate.contacts"] == 1
+    assert scenario["alerts_after_day1"] == 0  # retried, not failed: no failure alert
+    assert run.task_states["no_new_dq_failures"] == "success"
+    assert run.task_states["alert_new_dq_failures"] == "skipped"
+    summary = run.xcom("summarize")
+    for d in summary["datasets"]:
+        assert d["rows_invalid"] == 0 and d["rows_valid"] == d["generated"] == d["loaded"] > 0, d
+    rows = {d["dataset"]: d["rows_valid"] for d in summary["datasets"]}
+    assert summary["marts"]["mart_website_activity"] == rows["website_activity"]
+    assert summary["marts"]["mart_form_fills"] == rows["form_fills"]
+    assert summary["kpis"]["sessions"] == rows["website_activity"]
+    keys = scenario["objects_after_day2"]
+    for dataset in rows:
+        assert any(k.startswith(f"valid-data/{dataset}/ds={DAY1}/") for k in keys), dataset
+        assert f"dq-reports/{dataset}/ds={DAY1}/report.json" in keys
+
+
+def test_a_day_with_defects_quarantines_exactly_the_injected_rows_and_alerts_once(scenario):
+    run = scenario["day2"]
+    assert run.succeeded, run.task_states
+    generated, validated = by_dataset(run, "generate"), by_dataset(run, "validate")
+    for dataset, g in generated.items():
+        v = validated[dataset]
+        assert v["rows_in"] == g["rows_out"] == v["rows_valid"] + v["rows_invalid"]
+        assert v["rows_invalid"] == injected_rows(g), dataset
+    assert validated["contacts"]["rows_invalid"] > 0
+    assert run.task_states["alert_new_dq_failures"] == "success"
+    assert run.task_states["no_new_dq_failures"] == "skipped"
+    assert scenario["alerts_after_day2"] == 1
+    alert = scenario["alerts"][0]["text"]
+    assert "new data-quality failures" in alert and "pattern:email" in alert and "contacts" in alert
+    # Bad rows never block good ones: the valid rows went on to the marts.
+    summary = run.xcom("summarize")
+    assert {d["dataset"]: d["loaded"] for d in summary["datasets"]} == {
+        d: v["rows_valid"] for d, v in validated.items()}
+    keys = scenario["objects_after_day2"]
+    assert any(k.startswith(f"quarantine-data/contacts/ds={DAY2}/") for k in keys)
+
+
+def test_a_rerun_of_the_same_day_uploads_nothing_adds_no_rows_and_does_not_alert(scenario):
+    first, again = scenario["day2"], scenario["day2_again"]
+    assert again.succeeded, again.task_states
+    for task in ("upload.valid_data", "upload.quarantine_data"):
+        counts = again.xcom(task)["counts"]
+        assert counts["uploaded"] == 0 and counts["skipped"] == first.xcom(task)["counts"]["uploaded"] > 0
+    before, after = scenario["objects_after_day2"], scenario["objects_after_rerun"]
+    assert set(after) == set(before)  # no new object
+    assert {k: v for k, v in after.items() if not k.startswith("dq-reports/")} == {
+        k: v for k, v in before.items() if not k.startswith("dq-reports/")}  # data untouched
+    assert again.xcom("summarize")["marts"] == first.xcom("summarize")["marts"]
+    assert again.task_states["alert_new_dq_failures"] == "skipped"
+    assert scenario["alerts_after_rerun"] == scenario["alerts_after_day2"]
+
+
+def test_the_same_defects_on_the_next_day_do_not_alert_again(scenario):
+    run = scenario["day3"]
+    assert run.succeeded
+    assert by_dataset(run, "validate")["contacts"]["rows_invalid"] > 0
+    assert by_dataset(run, "validate")["contacts"]["new_failures"] == []
+    assert run.task_states["alert_new_dq_failures"] == "skipped"
+    assert scenario["alerts_after_day3"] == scenario["alerts_after_day2"]
+
+
+def test_the_sensor_dag_loads_and_models_a_day_whose_objects_exist(scenario):
+    run = scenario["sensor_day2"]
+    assert run.succeeded, run.task_states
+    assert run.try_numbers["wait_for_valid_data"] == 1
+    loaded = run.xcom("load_raw")["loaded"]
+    validated = by_dataset(scenario["day2"], "validate")
+    assert loaded == {d: v["rows_valid"] for d, v in validated.items()}
+    assert run.xcom("dbt_run")["results"] == {"success": run.xcom("dbt_run")["results"]["success"]}
+    assert run.xcom("dbt_test")["results"].get("pass", 0) > 0
+    assert not {"fail", "error"} & set(run.xcom("dbt_test")["results"])
+
+
+def test_the_sensor_dag_waits_until_the_objects_land(scenario):
+    run = scenario["sensor_day4"]
+    assert run.succeeded, run.task_states
+    landed = scenario["day4_landed"]
+    assert landed.counts()["uploaded"] == 6
+    loaded = run.xcom("load_raw")["loaded"]
+    assert sum(loaded.values()) > 0 and loaded["website_activity"] > 0
