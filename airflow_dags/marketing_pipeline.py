@@ -13,43 +13,41 @@
    (`notify_dq_failure`, Slack / email / log); the same defect on the next day is quiet.
    Bad rows never block good ones: the main path always continues.
 5. **load_raw** then **transform**: the day's valid files into the warehouse raw tables,
-   then `dbt build` (staging → marts → tests) for the day.
+   then the dbt project for the day through astronomer-cosmos, one task per model
+   (`dbt build` of the model and its tests: staging → core marts → KPI marts).
 6. **summarize**: rows per dataset and stage, DQ results, alerts, uploads, marts, KPIs.
 
 Embedded defaults (no accounts): files under `data_dir` (default `$MARKETING_CORE_DATA_DIR`),
 a `file://` bucket there, SQLite metadata and DuckDB. For MinIO/S3 set `aws_conn_id` (an
 `aws` connection with `endpoint_url` in its extras for MinIO) or `store` = `s3://`; for
-Snowflake set `warehouse_target` = `snowflake`. On a multi-worker deployment (Celery /
+Snowflake set `MARKETING_CORE_DBT_TARGET=snowflake` (and the `SNOWFLAKE_*` variables). On a multi-worker deployment (Celery /
 Kubernetes executors) `data_dir` must be a volume shared by the workers.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator
 from airflow.sdk import DAG, Param, TaskGroup
 
-from marketing_core.airflow.callbacks import notify_failure
+from marketing_core.airflow.dag_defaults import DS, DUCKDB, START_DATE, default_args, warehouse_target
 from marketing_core.airflow.operators import (
-    DbtOperator,
     GenerateDatasetOperator,
     LoadRawDayOperator,
     UploadFilesOperator,
     ValidateFileOperator,
 )
 from marketing_core.airflow.steps import alert_new_dq_failures, choose_dq_path, summarize_day
+from marketing_core.airflow.transform import dbt_task_group
 from marketing_core.generation import DATASETS, DEFAULT_SEED
 from marketing_core.pipeline import DayPaths, day_upload_patterns, default_data_dir
 
 DAG_ID = "marketing_pipeline"
-# The day: `ds` from the run's conf, else the logical date, else when the run was due.
-DS = "{{ params.ds or (dag_run.logical_date or dag_run.run_after) | ds }}"
 DATA = "{{ params.data_dir }}"
 STORE = "{{ params.store or 'file://' ~ params.data_dir ~ '/" + DayPaths.BUCKET + "' }}"
-DUCKDB = "{{ params.duckdb_path or params.data_dir ~ '/" + DayPaths.DUCKDB + "' }}"
+TARGET = warehouse_target()
 INCOMING = f"{DATA}/{DayPaths.INCOMING}"
 VALIDATED = f"{DATA}/{DayPaths.VALIDATED}"
 METADATA = f"{DATA}/{DayPaths.METADATA}"
@@ -58,25 +56,16 @@ METADATA = f"{DATA}/{DayPaths.METADATA}"
 DIMENSIONS = ("campaigns", "forms", "pages")
 FACTS = ("form_fills", "website_activity")
 
-default_args = {
-    "retries": 3,
-    # 5 minutes, doubling, at most 30 minutes. MARKETING_CORE_RETRY_DELAY_SECONDS shortens
-    # it (tests, local trials).
-    "retry_delay": dt.timedelta(seconds=float(os.environ.get("MARKETING_CORE_RETRY_DELAY_SECONDS", 300))),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": dt.timedelta(minutes=30),
-    "on_failure_callback": notify_failure,
-}
 
 with DAG(
     dag_id=DAG_ID,
     description="Marketing data for one day: generate, validate, upload, load, dbt build",
     doc_md=__doc__,
     schedule="@daily",
-    start_date=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
-    default_args=default_args,
+    default_args=default_args(),
     tags=["marketing", "marketing_core"],
     params={
         "ds": Param(None, type=["null", "string"], description="Day YYYY-MM-DD (default: the run's logical date)"),
@@ -89,7 +78,6 @@ with DAG(
                        description="s3:// or file://DIR (default: a file:// bucket under data_dir)"),
         "aws_conn_id": Param(os.environ.get("MARKETING_CORE_AWS_CONN_ID", ""), type="string",
                              description="Airflow aws connection for S3/MinIO (overrides store)"),
-        "warehouse_target": Param(os.environ.get("MARKETING_CORE_DBT_TARGET", "duckdb"), enum=["duckdb", "snowflake"]),
         "duckdb_path": Param("", type="string", description="DuckDB file (default: under data_dir)"),
     },
 ) as dag:
@@ -157,18 +145,12 @@ with DAG(
         bucket="{{ params.bucket }}",
         store=STORE,
         aws_conn_id="{{ params.aws_conn_id }}",
-        target="{{ params.warehouse_target }}",
+        target=TARGET,
         duckdb=DUCKDB,
         metadata=METADATA,
     )
-    transform = DbtOperator(
-        task_id="transform",
-        command="build",
-        ds=DS,
-        target="{{ params.warehouse_target }}",
-        duckdb=DUCKDB,
-        doc_md="`dbt build` for the day: staging views, incremental marts, KPI marts, then every test.",
-    )
+    # One task per dbt model (astronomer-cosmos): `dbt build` of the model and its tests.
+    transform = dbt_task_group("transform", ds=DS, target=TARGET, duckdb=DUCKDB)
     summarize = PythonOperator(
         task_id="summarize",
         trigger_rule="none_failed",
@@ -181,7 +163,7 @@ with DAG(
                            "dq_reports": "upload.dq_reports"},
             "alert_id": "alert_new_dq_failures",
             "load_id": "load_raw",
-            "target": "{{ params.warehouse_target }}",
+            "target": TARGET,
             "duckdb": DUCKDB,
         },
     )

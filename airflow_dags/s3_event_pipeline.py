@@ -23,43 +23,34 @@ import os
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import DAG, Param
 
-from marketing_core.airflow.callbacks import notify_failure
+from marketing_core.airflow.dag_defaults import DS, DUCKDB, START_DATE, default_args, warehouse_target
 from marketing_core.airflow.operators import DbtOperator, LoadRawDayOperator
 from marketing_core.generation import DATASETS
-from marketing_core.pipeline import DayPaths, default_data_dir
+from marketing_core.pipeline import default_data_dir
 
 DAG_ID = "s3_event_pipeline"
-DS = "{{ params.ds or (dag_run.logical_date or dag_run.run_after) | ds }}"
-DUCKDB = "{{ params.duckdb_path or params.data_dir ~ '/" + DayPaths.DUCKDB + "' }}"
+TARGET = warehouse_target()
 WAREHOUSE_POOL = os.environ.get("MARKETING_CORE_WAREHOUSE_POOL", "warehouse")
 # How often the sensor looks (seconds) and how long it waits for a day at most.
 POKE_SECONDS = float(os.environ.get("MARKETING_CORE_SENSOR_POKE_SECONDS", 300))
 WAIT_HOURS = float(os.environ.get("MARKETING_CORE_SENSOR_TIMEOUT_HOURS", 12))
 
-default_args = {
-    "retries": 3,
-    "retry_delay": dt.timedelta(seconds=float(os.environ.get("MARKETING_CORE_RETRY_DELAY_SECONDS", 300))),
-    "retry_exponential_backoff": 2.0,
-    "max_retry_delay": dt.timedelta(minutes=30),
-    "on_failure_callback": notify_failure,
-}
 
 with DAG(
     dag_id=DAG_ID,
     description="Wait for a day's valid data in S3, load it, dbt run, dbt test",
     doc_md=__doc__,
     schedule="@daily",
-    start_date=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=3,
-    default_args=default_args,
+    default_args=default_args(),
     tags=["marketing", "marketing_core", "s3"],
     params={
         "ds": Param(None, type=["null", "string"], description="Day YYYY-MM-DD (default: the run's logical date)"),
         "bucket": Param("marketing-data", type="string"),
         "aws_conn_id": Param(os.environ.get("MARKETING_CORE_AWS_CONN_ID", "aws_default"), type="string"),
         "data_dir": Param(str(default_data_dir()), type="string", description="Local working directory"),
-        "warehouse_target": Param(os.environ.get("MARKETING_CORE_DBT_TARGET", "duckdb"), enum=["duckdb", "snowflake"]),
         "duckdb_path": Param("", type="string", description="DuckDB file (default: under data_dir)"),
     },
 ) as dag:
@@ -79,16 +70,16 @@ with DAG(
         ds=DS,
         bucket="{{ params.bucket }}",
         aws_conn_id="{{ params.aws_conn_id }}",
-        target="{{ params.warehouse_target }}",
+        target=TARGET,
         duckdb=DUCKDB,
         pool=WAREHOUSE_POOL,
     )
     dbt_run = DbtOperator(
-        task_id="dbt_run", command="run", ds=DS, target="{{ params.warehouse_target }}", duckdb=DUCKDB,
+        task_id="dbt_run", command="run", ds=DS, target=TARGET, duckdb=DUCKDB,
         pool=WAREHOUSE_POOL,
     )
     dbt_test = DbtOperator(
-        task_id="dbt_test", command="test", ds=DS, target="{{ params.warehouse_target }}", duckdb=DUCKDB,
+        task_id="dbt_test", command="test", ds=DS, target=TARGET, duckdb=DUCKDB,
         pool=WAREHOUSE_POOL,
     )
     wait >> load_raw >> dbt_run >> dbt_test

@@ -28,6 +28,8 @@ os.environ.update({
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME}/airflow.db",
     "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    # cosmos finds dbt on PATH: the one beside this Python.
+    "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
 })
 
 

@@ -188,6 +188,12 @@ def test_the_dags_import_cleanly_and_every_task_retries_with_callbacks():
     contacts = pipeline.get_task("generate.contacts")
     assert {t for t in contacts.upstream_task_ids} == {"generate.campaigns", "generate.forms", "generate.pages"}
     assert contacts.downstream_task_ids == {"generate.form_fills", "generate.website_activity"}
+    # transform: one cosmos task per dbt model, in the project's order, then the tests.
+    transform = {t for t in pipeline.task_ids if t.startswith("transform.")}
+    assert {"transform.stg_marketing__contacts_run", "transform.mart_contacts_run",
+            "transform.mart_lead_funnel_run", "transform.dbt_test"} <= transform
+    assert "transform.stg_marketing__contacts_run" in pipeline.get_task("transform.mart_contacts_run").upstream_task_ids
+    assert pipeline.get_task("transform.dbt_test").downstream_task_ids == {"summarize"}
     assert pipeline.get_task("check_new_dq_failures").downstream_task_ids == {"alert_new_dq_failures", "no_new_dq_failures"}
     sensor = bag.get_dag("s3_event_pipeline").get_task("wait_for_valid_data")
     assert sensor.mode == "reschedule"

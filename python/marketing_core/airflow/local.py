@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import pathlib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,10 @@ def configure(home: str | os.PathLike[str] | None = None, *, data_dir: str | os.
         if key not in os.environ:
             os.environ[key] = value
             applied[key] = value
+    # cosmos looks for the dbt executable on PATH: the one installed beside this Python.
+    bin_dir = os.path.dirname(sys.executable)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     home.mkdir(parents=True, exist_ok=True)
     return applied
 
