@@ -223,4 +223,40 @@ mod tests {
         assert_eq!(empty.metadata().file_metadata().num_rows(), 0);
         assert_eq!(empty.schema().as_ref(), schema.as_ref());
     }
+
+    #[test]
+    fn dropped_rows_are_left_out_across_row_groups() {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true)]));
+        let batches: Vec<RecordBatch> = (0..3)
+            .map(|k| {
+                let n: Vec<i64> = (k * 200_000..(k + 1) * 200_000).collect();
+                RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(n))]).unwrap()
+            })
+            .collect();
+        // Drops at the edges, in runs, and a whole batch.
+        let drops: Vec<Vec<u32>> = vec![
+            (0..200_000u32).filter(|r| r % 97 == 0 || *r == 199_999).collect(),
+            (0..200_000u32).collect(),
+            (0..200_000u32).filter(|r| (62_000..63_000).contains(r) || r % 13 == 5).collect(),
+        ];
+        let parts: Vec<Part> = batches.iter().zip(&drops).map(|(batch, d)| Part { batch, drop: d }).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.parquet");
+        write_parquet_parts(&path, schema.clone(), &parts).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+        let sizes: Vec<i64> = reader.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
+        let read: Vec<RecordBatch> = reader.build().unwrap().collect::<Result<_, _>>().unwrap();
+        let got: Vec<i64> = read.iter().flat_map(|b| b.column(0).as_primitive::<arrow::datatypes::Int64Type>().values().to_vec()).collect();
+        let want: Vec<i64> = batches
+            .iter()
+            .zip(&drops)
+            .flat_map(|(b, d)| {
+                let v = b.column(0).as_primitive::<arrow::datatypes::Int64Type>().values().to_vec();
+                v.into_iter().enumerate().filter(|(i, _)| d.binary_search(&(*i as u32)).is_err()).map(|(_, x)| x).collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(sizes.iter().sum::<i64>() as usize, want.len());
+        assert!(sizes[..sizes.len() - 1].iter().all(|&s| s == PARQUET_ROW_GROUP_ROWS as i64), "{sizes:?}");
+    }
 }
