@@ -449,32 +449,24 @@ fn run(
         })
         .collect();
 
-    // The valid rows, chunk by chunk, in the contract's schema and order.
+    // The valid rows, chunk by chunk, in the contract's schema and order: each chunk's
+    // typed columns and its invalid rows; the writers drop those while encoding.
     let schema = contract.schema();
-    let valid_batches: Vec<RecordBatch> = typed
-        .par_iter()
-        .zip(per_chunk.par_iter())
-        .map(|(t, (invalid, _))| {
-            let batch = RecordBatch::try_new(schema.clone(), t.columns.clone())
-                .map_err(|e| ValidateError::Internal(format!("cannot assemble the valid rows: {e}")))?;
-            if invalid.is_empty() {
-                return Ok(batch);
-            }
-            let mut keep = vec![true; batch.num_rows()];
-            for &r in invalid {
-                keep[r as usize] = false;
-            }
-            filter_record_batch(&batch, &BooleanArray::from(keep))
-                .map_err(|e| ValidateError::Internal(format!("cannot filter the valid rows: {e}")))
+    let typed_batches: Vec<RecordBatch> = typed
+        .into_iter()
+        .map(|t| {
+            RecordBatch::try_new(schema.clone(), t.columns)
+                .map_err(|e| ValidateError::Internal(format!("cannot assemble the valid rows: {e}")))
         })
         .collect::<Result<_, _>>()?;
-    drop(typed);
+    let parts: Vec<write::Part> =
+        typed_batches.iter().zip(&per_chunk).map(|(batch, (invalid, _))| write::Part { batch, drop: invalid }).collect();
 
     trace("split", started);
     let quarantine = build_quarantine(contract, chunks, &per_chunk, &input.unparsed)?;
     trace("quarantine", started);
     let rows_invalid = quarantine.num_rows() as u64;
-    let rows_valid: u64 = valid_batches.iter().map(|b| b.num_rows() as u64).sum();
+    let rows_valid: u64 = parts.iter().map(|p| p.rows() as u64).sum();
     if rows_valid + rows_invalid != rows_in {
         return Err(ValidateError::Internal(format!(
             "{source}: {rows_in} rows in but {rows_valid} valid + {rows_invalid} invalid"
@@ -484,13 +476,20 @@ fn run(
     // Outputs.
     let out_format = opts.output_format.or(format).unwrap_or(FileFormat::Parquet);
     if let Some(p) = &opts.valid_out {
-        write_output(p, out_format, schema.clone(), &valid_batches)?;
+        write_output(p, out_format, schema.clone(), &parts)?;
     }
     if let Some(p) = &opts.quarantine_out {
-        write_output(p, out_format, quarantine.schema(), std::slice::from_ref(&quarantine))?;
+        write_output(p, out_format, quarantine.schema(), &[write::Part { batch: &quarantine, drop: &[] }])?;
     }
 
     trace("write", started);
+    let valid = if opts.collect {
+        let batches = parts.iter().map(valid_rows).collect::<Result<Vec<_>, _>>()?;
+        Some((schema, batches))
+    } else {
+        None
+    };
+    drop(parts);
     // The report.
     let mut results = Vec::with_capacity(plan.len());
     for (k, p) in plan.iter().enumerate() {
@@ -586,7 +585,7 @@ fn run(
     };
     Ok(Outcome {
         report,
-        valid: opts.collect.then_some((schema, valid_batches)),
+        valid,
         quarantine: opts.collect.then_some(quarantine),
     })
 }
@@ -598,19 +597,32 @@ fn trace(phase: &str, started: Instant) {
     }
 }
 
-fn write_output(path: &Path, format: FileFormat, schema: SchemaRef, batches: &[RecordBatch]) -> Result<(), IoError> {
+/// A part's rows without its dropped rows.
+fn valid_rows(p: &write::Part) -> Result<RecordBatch, ValidateError> {
+    if p.drop.is_empty() {
+        return Ok(p.batch.clone());
+    }
+    let mut keep = vec![true; p.batch.num_rows()];
+    for &r in p.drop {
+        keep[r as usize] = false;
+    }
+    filter_record_batch(p.batch, &BooleanArray::from(keep))
+        .map_err(|e| ValidateError::Internal(format!("cannot filter the valid rows: {e}")))
+}
+
+fn write_output(path: &Path, format: FileFormat, schema: SchemaRef, parts: &[write::Part]) -> Result<(), ValidateError> {
     if format == FileFormat::Parquet {
-        return write::write_parquet(path, schema, batches).map(|_| ());
+        return write::write_parquet_parts(path, schema, parts).map(|_| ()).map_err(ValidateError::from);
     }
     let mut sink = FileSink::create(path, format, schema.clone())?;
-    if batches.iter().all(|b| b.num_rows() == 0) {
+    if parts.iter().all(|p| p.rows() == 0) {
         // A header-only CSV (an empty JSON Lines file) for an empty result.
         sink.write_batch(&RecordBatch::new_empty(schema))?;
     }
-    for b in batches.iter().filter(|b| b.num_rows() > 0) {
-        sink.write_batch(b)?;
+    for p in parts.iter().filter(|p| p.rows() > 0) {
+        sink.write_batch(&valid_rows(p)?)?;
     }
-    sink.commit().map(|_| ())
+    sink.commit().map(|_| ()).map_err(ValidateError::from)
 }
 
 struct QuarantineBuilder {

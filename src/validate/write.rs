@@ -5,7 +5,7 @@
 use std::fs::{self, File};
 use std::path::Path;
 
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::DataType;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk};
@@ -22,28 +22,75 @@ fn encode_err(path: &Path, e: impl ToString) -> IoError {
     IoError::Encode { path: path.to_path_buf(), format: FileFormat::Parquet, message: e.to_string() }
 }
 
-/// Row groups of at most PARQUET_ROW_GROUP_ROWS rows, as slices of the batches.
-fn row_groups(batches: &[RecordBatch]) -> Vec<Vec<RecordBatch>> {
+/// Rows of a batch to write: all of them except `drop` (sorted row offsets).
+pub struct Part<'a> {
+    pub batch: &'a RecordBatch,
+    pub drop: &'a [u32],
+}
+
+impl Part<'_> {
+    pub fn rows(&self) -> usize {
+        self.batch.num_rows() - self.drop.len()
+    }
+}
+
+/// A range of one part's input rows, and the rows of it to drop (offsets into the range).
+struct Piece {
+    part: usize,
+    start: usize,
+    len: usize,
+    drop: Vec<u32>,
+}
+
+/// Row groups of at most PARQUET_ROW_GROUP_ROWS written rows, as ranges of the parts.
+fn row_groups(parts: &[Part]) -> Vec<Vec<Piece>> {
     let mut groups = Vec::new();
-    let mut current: Vec<RecordBatch> = Vec::new();
+    let mut current: Vec<Piece> = Vec::new();
     let mut rows = 0;
-    for b in batches {
-        let mut offset = 0;
-        while offset < b.num_rows() {
-            let take = (b.num_rows() - offset).min(PARQUET_ROW_GROUP_ROWS - rows);
-            current.push(b.slice(offset, take));
-            rows += take;
-            offset += take;
+    for (pi, p) in parts.iter().enumerate() {
+        let n = p.batch.num_rows();
+        let mut start = 0;
+        let mut k = 0; // the first dropped row at or after `start`
+        while start < n {
+            let need = PARQUET_ROW_GROUP_ROWS - rows;
+            // Extend the range over every dropped row inside it until it holds `need` rows.
+            let mut end = start + need;
+            let first = k;
+            while k < p.drop.len() && (p.drop[k] as usize) < end {
+                k += 1;
+                end += 1;
+            }
+            let end = end.min(n);
+            let drop: Vec<u32> = p.drop[first..k].iter().map(|&r| r - start as u32).collect();
+            let taken = end - start - drop.len();
+            if taken > 0 {
+                current.push(Piece { part: pi, start, len: end - start, drop });
+            }
+            rows += taken;
+            start = end;
             if rows == PARQUET_ROW_GROUP_ROWS {
                 groups.push(std::mem::take(&mut current));
                 rows = 0;
             }
         }
     }
-    if !current.is_empty() {
+    if rows > 0 {
         groups.push(current);
     }
     groups
+}
+
+/// The column values of a piece, without its dropped rows.
+fn piece_column(parts: &[Part], piece: &Piece, c: usize) -> Result<ArrayRef, arrow::error::ArrowError> {
+    let column = parts[piece.part].batch.column(c).slice(piece.start, piece.len);
+    if piece.drop.is_empty() {
+        return Ok(column);
+    }
+    let mut keep = vec![true; piece.len];
+    for &r in &piece.drop {
+        keep[r as usize] = false;
+    }
+    arrow::compute::filter(column.as_ref(), &BooleanArray::from(keep))
 }
 
 /// More than half of the first 4,096 values distinct (strings only; numbers are cheap).
@@ -58,11 +105,19 @@ fn mostly_distinct(column: &ArrayRef) -> bool {
 }
 
 pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<u64, IoError> {
+    let parts: Vec<Part> = batches.iter().map(|batch| Part { batch, drop: &[] }).collect();
+    write_parquet_parts(path, schema, &parts)
+}
+
+/// Writes the parts' rows (without their dropped rows) in order; the filtering happens
+/// per row group and column inside the parallel encoding, so the kept rows are never
+/// copied as a whole.
+pub fn write_parquet_parts(path: &Path, schema: SchemaRef, parts: &[Part]) -> Result<u64, IoError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     ensure_dir(dir)?;
     let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = write_to(&tmp, path, schema, batches).and_then(|()| {
+    let result = write_to(&tmp, path, schema, parts).and_then(|()| {
         fs::rename(&tmp, path).map_err(|source| IoError::Write { path: path.to_path_buf(), source })
     });
     if result.is_err() {
@@ -72,7 +127,7 @@ pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) ->
     Ok(fs::metadata(path).map(|m| m.len()).unwrap_or(0))
 }
 
-fn write_to(tmp: &Path, path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<(), IoError> {
+fn write_to(tmp: &Path, path: &Path, schema: SchemaRef, parts: &[Part]) -> Result<(), IoError> {
     let file = File::create(tmp).map_err(|source| IoError::Write { path: path.to_path_buf(), source })?;
     let mut props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
@@ -80,9 +135,9 @@ fn write_to(tmp: &Path, path: &Path, schema: SchemaRef, batches: &[RecordBatch])
         .set_statistics_enabled(EnabledStatistics::Chunk);
     // Dictionary encoding pays for columns with few distinct values (industry, country)
     // and only costs for near-unique ones (ids, emails): decide per column from a sample.
-    if let Some(first) = batches.iter().find(|b| b.num_rows() > 0) {
+    if let Some(first) = parts.iter().find(|p| p.rows() > 0) {
         for (i, field) in schema.fields().iter().enumerate() {
-            if mostly_distinct(first.column(i)) {
+            if mostly_distinct(first.batch.column(i)) {
                 props = props.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
             }
         }
@@ -93,7 +148,7 @@ fn write_to(tmp: &Path, path: &Path, schema: SchemaRef, batches: &[RecordBatch])
     let (mut writer, factory) = ArrowWriter::try_new(file, schema.clone(), Some(props))
         .and_then(|w| w.into_serialized_writer())
         .map_err(|e| encode_err(path, e))?;
-    let groups = row_groups(batches);
+    let groups = row_groups(parts);
     let window = rayon::current_num_threads().max(1) * 2;
     for (w, window_groups) in groups.chunks(window).enumerate() {
         let tasks: Vec<(usize, usize)> =
@@ -106,8 +161,9 @@ fn write_to(tmp: &Path, path: &Path, schema: SchemaRef, batches: &[RecordBatch])
                 // One leaf per column: the contract's types are all flat.
                 let mut col_writer = writers.swap_remove(c);
                 let field = schema.field(c);
-                for b in &window_groups[g] {
-                    for leaf in compute_leaves(field, b.column(c)).map_err(|e| encode_err(path, e))? {
+                for piece in &window_groups[g] {
+                    let column = piece_column(parts, piece, c).map_err(|e| encode_err(path, e))?;
+                    for leaf in compute_leaves(field, &column).map_err(|e| encode_err(path, e))? {
                         col_writer.write(&leaf).map_err(|e| encode_err(path, e))?;
                     }
                 }
@@ -166,5 +222,41 @@ mod tests {
         let empty = ParquetRecordBatchReaderBuilder::try_new(File::open(dir.path().join("e.parquet")).unwrap()).unwrap();
         assert_eq!(empty.metadata().file_metadata().num_rows(), 0);
         assert_eq!(empty.schema().as_ref(), schema.as_ref());
+    }
+
+    #[test]
+    fn dropped_rows_are_left_out_across_row_groups() {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true)]));
+        let batches: Vec<RecordBatch> = (0..3)
+            .map(|k| {
+                let n: Vec<i64> = (k * 200_000..(k + 1) * 200_000).collect();
+                RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(n))]).unwrap()
+            })
+            .collect();
+        // Drops at the edges, in runs, and a whole batch.
+        let drops: Vec<Vec<u32>> = vec![
+            (0..200_000u32).filter(|r| r % 97 == 0 || *r == 199_999).collect(),
+            (0..200_000u32).collect(),
+            (0..200_000u32).filter(|r| (62_000..63_000).contains(r) || r % 13 == 5).collect(),
+        ];
+        let parts: Vec<Part> = batches.iter().zip(&drops).map(|(batch, d)| Part { batch, drop: d }).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.parquet");
+        write_parquet_parts(&path, schema.clone(), &parts).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+        let sizes: Vec<i64> = reader.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
+        let read: Vec<RecordBatch> = reader.build().unwrap().collect::<Result<_, _>>().unwrap();
+        let got: Vec<i64> = read.iter().flat_map(|b| b.column(0).as_primitive::<arrow::datatypes::Int64Type>().values().to_vec()).collect();
+        let want: Vec<i64> = batches
+            .iter()
+            .zip(&drops)
+            .flat_map(|(b, d)| {
+                let v = b.column(0).as_primitive::<arrow::datatypes::Int64Type>().values().to_vec();
+                v.into_iter().enumerate().filter(|(i, _)| d.binary_search(&(*i as u32)).is_err()).map(|(_, x)| x).collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(sizes.iter().sum::<i64>() as usize, want.len());
+        assert!(sizes[..sizes.len() - 1].iter().all(|&s| s == PARQUET_ROW_GROUP_ROWS as i64), "{sizes:?}");
     }
 }
