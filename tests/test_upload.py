@@ -157,14 +157,18 @@ def test_emptied_bucket_gets_everything_again(tmp_path, s3, bucket):
     assert len(list_keys(client, bucket)) == 8
 
 
-@pytest.fixture(params=["copy", "complete"])
+LOCK_PREFIX = "_marketing_core_tmp/locks/"
+
+
+@pytest.fixture(params=["lock", "copy", "complete"])
 def publish(request, monkeypatch):
-    """Both ways a multipart upload is published: staging + conditional copy (the
-    default) and the opt-in conditional CompleteMultipartUpload."""
-    if request.param == "complete":
-        monkeypatch.setenv("MARKETING_CORE_MULTIPART_PUBLISH", "complete")
-    else:
+    """The ways a multipart upload is published: a lease (lock object) + conditional
+    CompleteMultipartUpload at the key (the default), staging + conditional copy, and
+    the conditional CompleteMultipartUpload alone (opt-in)."""
+    if request.param == "lock":
         monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
+    else:
+        monkeypatch.setenv("MARKETING_CORE_MULTIPART_PUBLISH", request.param)
     return request.param
 
 
@@ -179,6 +183,13 @@ def test_multipart_is_published_conditionally(tmp_path, s3, proxy, bucket, publi
     assert len(parts) == 3
     if publish == "complete":
         assert staged == [] and len(completes) == 1 and "_marketing_core_tmp" not in completes[0][1]
+    elif publish == "lock":
+        # The bytes go once, straight to the key; around them only the lock object:
+        # created, renewed right before the completion, checked, deleted.
+        assert len(completes) == 1 and "_marketing_core_tmp" not in completes[0][1]
+        assert all("/_marketing_core_tmp/locks/" in r[1] for r in staged), staged
+        assert [r[0] for r in staged] == ["PUT", "PUT", "HEAD"], staged
+        assert [r[0] for r in proxy.requests if r[1].endswith("?delete")] == ["POST"]  # DeleteObjects
     else:
         # Parts go to a staging key; the copy publishes it (the staging object is then
         # deleted: only the final key is listed below).
@@ -276,11 +287,12 @@ def assert_exactly_one_writer(outs: list[list[list]]) -> None:
         assert sorted(statuses) == ["skipped", "uploaded"], (key, statuses)
 
 
-def test_two_processes_same_new_keys_exactly_one_write(tmp_path, s3, bucket, monkeypatch):
-    # The default publish path only: SeaweedFS evaluates If-None-Match on
+@pytest.mark.parametrize("publish_path", ["lock", "copy"])
+def test_two_processes_same_new_keys_exactly_one_write(tmp_path, s3, bucket, monkeypatch, publish_path):
+    # Not the conditional completion alone: SeaweedFS evaluates If-None-Match on
     # CompleteMultipartUpload non-atomically (two racing completions can both succeed),
-    # which is why the conditional completion is opt-in.
-    monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
+    # which is why it runs behind a lock by default.
+    monkeypatch.setenv("MARKETING_CORE_MULTIPART_PUBLISH", publish_path)
     write_files(tmp_path / "data", 20, size=256 * 1024)
     write_big(tmp_path / "data" / f"contacts_{DS}.csv", 11 * MIB)
     outs = run_concurrently(tmp_path / "data", bucket, s3_store(s3.endpoint))
@@ -291,6 +303,134 @@ def test_two_processes_same_new_keys_exactly_one_write(tmp_path, s3, bucket, mon
     for key, *_ in outs[0]:
         name = key.rsplit("/", 1)[-1]
         assert client.head_object(Bucket=bucket, Key=key)["Metadata"]["md5"] == md5_of(tmp_path / "data" / name)
+
+
+def test_two_processes_same_new_large_key(tmp_path, s3, bucket, monkeypatch):
+    """Two processes race on one large new key (the default, lock path): exactly one
+    sends the bytes and writes; the other waits for it and reports skipped."""
+    monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
+    big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 48 * MIB)
+    for _ in range(3):
+        b = f"test-{uuid.uuid4().hex[:12]}"
+        s3.client().create_bucket(Bucket=b)
+        outs = run_concurrently(big, b, s3_store(s3.endpoint))
+        statuses = sorted(out[0][1] for out in outs)
+        assert statuses == ["skipped", "uploaded"], outs
+        loser = next(out[0] for out in outs if out[0][1] == "skipped")
+        assert loser[2] <= 1, f"the loser sent no parts: {loser}"
+        client = s3.client()
+        key = outs[0][0][0]
+        assert list_keys(client, b) == [key]  # the lock is gone too
+        assert client.head_object(Bucket=b, Key=key)["Metadata"]["md5"] == md5_of(big)
+        body = client.get_object(Bucket=b, Key=key)["Body"].read()
+        assert hashlib.md5(body).hexdigest() == md5_of(big)
+
+
+def test_two_processes_same_large_key_different_content(tmp_path, s3, bucket, monkeypatch):
+    monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
+    a = write_big(tmp_path / "a" / f"contacts_{DS}.csv", 24 * MIB)
+    b = write_big(tmp_path / "b" / f"contacts_{DS}.csv", 24 * MIB)
+    import time
+
+    store = s3_store(s3.endpoint)
+    start_at = time.time() + 2.0
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_SCRIPT,
+             json.dumps({"src": str(src), "bucket": bucket, "store": store.__dict__, "start_at": start_at})],
+            stdout=subprocess.PIPE, text=True,
+        )
+        for src in (a, b)
+    ]
+    outs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    assert sorted(out[0][1] for out in outs) == ["conflict", "uploaded"], outs
+    winner = a if outs[0][0][1] == "uploaded" else b
+    key = outs[0][0][0]
+    client = s3.client()
+    assert list_keys(client, bucket) == [key]
+    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert hashlib.md5(body).hexdigest() == md5_of(winner)
+
+
+def put_lock(client, bucket: str, key: str, **fields: str) -> str:
+    """A lock object as another uploader would have left it."""
+    name = hashlib.md5(key.encode()).hexdigest()
+    body = "".join(f"{k}={v}\n" for k, v in fields.items()) + f"key={key}\n"
+    client.put_object(Bucket=bucket, Key=f"{LOCK_PREFIX}{name}.lock", Body=body.encode())
+    return f"{LOCK_PREFIX}{name}.lock"
+
+
+def test_stale_lock_of_another_machine_is_taken_over_after_ttl(tmp_path, s3, bucket, monkeypatch):
+    import time
+
+    monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
+    monkeypatch.setenv("MARKETING_CORE_LOCK_TTL", "2")
+    big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 12 * MIB)
+    key = f"valid-data/contacts/ds={DS}/{big.name}"
+    client = s3.client()
+    # A holder on another machine that crashed: no heartbeat ever comes.
+    put_lock(client, bucket, key, machine="another-machine", pid="4242", process="4242-dead",
+             heartbeat_seconds="0.3")
+    clock = time.perf_counter()
+    report = mc.upload(big, bucket=bucket, store=s3_store(s3.endpoint), multipart_threshold=5 * MIB, part_size=5 * MIB)
+    waited = time.perf_counter() - clock
+    assert report[0].status == "uploaded", report[0].error
+    assert waited >= 2.0, "a lock of another machine is only taken over after the TTL"
+    assert list_keys(client, bucket) == [key]
+    assert client.head_object(Bucket=bucket, Key=key)["Metadata"]["md5"] == md5_of(big)
+
+
+def test_lock_of_a_dead_local_process_is_taken_over_at_once(tmp_path, s3, bucket, monkeypatch):
+    import time
+
+    monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
+    big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 12 * MIB)
+    key = f"valid-data/contacts/ds={DS}/{big.name}"
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    host = Path("/proc/sys/kernel/hostname").read_text().strip()
+    machine = f"{boot}/{host}/{os.readlink('/proc/self/ns/pid')}"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    client = s3.client()
+    put_lock(client, bucket, key, machine=machine, pid=str(dead.pid), process=f"{dead.pid}-gone", heartbeat_seconds="10")
+    clock = time.perf_counter()
+    report = mc.upload(big, bucket=bucket, store=s3_store(s3.endpoint), multipart_threshold=5 * MIB, part_size=5 * MIB)
+    assert report[0].status == "uploaded", report[0].error
+    assert time.perf_counter() - clock < 20, "no TTL wait for a holder known to be gone"
+    assert list_keys(client, bucket) == [key]
+
+
+def test_live_lock_holder_is_waited_for_then_compared(tmp_path, s3, bucket, monkeypatch):
+    """A holder that keeps its lock alive is waited for; once its object appears, the
+    waiter compares MD5s (here: the same content → skipped) and sends no parts."""
+    import time
+
+    monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
+    monkeypatch.setenv("MARKETING_CORE_LOCK_TTL", "2")
+    big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 12 * MIB)
+    key = f"valid-data/contacts/ds={DS}/{big.name}"
+    client = s3.client()
+    stop = threading.Event()
+
+    def holder():
+        seq = 0
+        while not stop.is_set():  # heartbeats: the lock's ETag keeps changing
+            put_lock(client, bucket, key, machine="another-machine", pid="1", process="holder",
+                     heartbeat_seconds="0.3", seq=str(seq))
+            seq += 1
+            time.sleep(0.3)
+        client.put_object(Bucket=bucket, Key=key, Body=big.read_bytes(), Metadata={"md5": md5_of(big)})
+        client.delete_object(Bucket=bucket, Key=put_lock(client, bucket, key))
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    time.sleep(0.5)
+    threading.Timer(4.0, stop.set).start()  # longer than the TTL
+    report = mc.upload(big, bucket=bucket, store=s3_store(s3.endpoint), multipart_threshold=5 * MIB, part_size=5 * MIB)
+    thread.join()
+    assert report[0].status == "skipped", report[0].error
+    assert report[0].bytes_sent == 0
+    assert list_keys(client, bucket) == [key]
 
 
 # -- S3: failures --------------------------------------------------------------------------
@@ -322,9 +462,13 @@ def test_server_stopped_mid_multipart_then_retry_completes(tmp_path):
 
         server.start()
         client = server.client()
-        assert list_keys(client, "interrupted") == []  # nothing visible, not even staging
+        # Nothing visible: no object at any data key, no staging object. At most the
+        # upload lock is left behind (the server went away before it could be deleted).
+        assert [k for k in list_keys(client, "interrupted") if not k.startswith(LOCK_PREFIX)] == []
         again = mc.upload(big, bucket="interrupted", store=store, multipart_threshold=5 * MIB, part_size=5 * MIB)
         assert again[0].status == "uploaded"
+        # The retry took its own leftover lock over at once (same process, no task of
+        # it holding the key), completed, and deleted the lock.
         assert list_keys(client, "interrupted") == [key]
         body = client.get_object(Bucket="interrupted", Key=key)["Body"].read()
         assert hashlib.md5(body).hexdigest() == md5_of(big) == again[0].md5

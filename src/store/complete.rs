@@ -5,13 +5,13 @@
 //! AWS S3 (since 2024) honours both atomically; SeaweedFS honours them, but two racing
 //! completions can both win there.
 //!
-//! Opt-in with `MARKETING_CORE_MULTIPART_PUBLISH=complete` (static credentials and
-//! path-style requests needed); the default is staging + conditional copy (`upload.rs`),
-//! because SeaweedFS evaluates the completion's condition non-atomically.
+//! Used behind a lease (`lease.rs`, the default), because SeaweedFS evaluates the
+//! completion's condition non-atomically; alone with `MARKETING_CORE_MULTIPART_PUBLISH=complete`
+//! (for servers known to honour it atomically, e.g. AWS). Path-style requests needed.
 
 use std::time::{Duration, Instant};
 
-use object_store::aws::{AwsAuthorizer, AwsCredential};
+use object_store::aws::{AmazonS3, AwsAuthorizer, AwsCredentialProvider};
 use object_store::client::HttpRequestBody;
 use object_store::multipart::PartId;
 
@@ -22,7 +22,7 @@ pub(crate) struct DirectS3 {
     client: reqwest::Client,
     /// `<endpoint>/<bucket>` (path-style).
     base_url: String,
-    credential: AwsCredential,
+    credentials: AwsCredentialProvider,
     region: String,
     max_retries: usize,
     retry_timeout: Duration,
@@ -71,22 +71,13 @@ fn error_code(text: &str) -> Option<&str> {
 }
 
 impl DirectS3 {
-    /// `None` when the direct completion cannot be used (no static credentials, or
-    /// virtual-hosted-style requests).
-    pub(crate) fn new(cfg: &StoreConfig, bucket: &str) -> Option<DirectS3> {
-        // Opt-in (MARKETING_CORE_MULTIPART_PUBLISH=complete): SeaweedFS, our test server,
-        // evaluates If-None-Match on CompleteMultipartUpload non-atomically (two racing
-        // completions both succeed — measured), while its conditional copy is atomic. So
-        // the default is staging + conditional copy; AWS S3 makes this path atomic.
-        if !cfg.path_style || !std::env::var("MARKETING_CORE_MULTIPART_PUBLISH").is_ok_and(|v| v == "complete") {
+    /// `None` when the direct completion cannot be used (virtual-hosted-style requests,
+    /// or plain HTTP not allowed). Signs with the store's own credential provider, so
+    /// every credential source object_store supports works here too.
+    pub(crate) fn new(cfg: &StoreConfig, bucket: &str, s3: &AmazonS3) -> Option<DirectS3> {
+        if !cfg.path_style {
             return None;
         }
-        let key_id = cfg.access_key_id.clone().or_else(|| std::env::var("AWS_ACCESS_KEY_ID").ok())?;
-        let secret_key = cfg.secret_access_key.clone().or_else(|| std::env::var("AWS_SECRET_ACCESS_KEY").ok())?;
-        let token = cfg.session_token.clone().or_else(|| {
-            // Only the env token belongs to the env keys.
-            cfg.access_key_id.is_none().then(|| std::env::var("AWS_SESSION_TOKEN").ok()).flatten()
-        });
         let region = cfg.region.clone().unwrap_or_else(|| "us-east-1".to_string());
         let endpoint = cfg
             .endpoint
@@ -106,7 +97,7 @@ impl DirectS3 {
         Some(DirectS3 {
             client,
             base_url: format!("{}/{bucket}", endpoint.trim_end_matches('/')),
-            credential: AwsCredential { key_id, secret_key, token },
+            credentials: s3.credentials().clone(),
             region,
             max_retries: cfg.max_retries,
             retry_timeout: cfg.retry_timeout,
@@ -159,7 +150,12 @@ impl DirectS3 {
             .header(header, value)
             .body(HttpRequestBody::from(xml.to_string()))
             .map_err(|e| Attempt::Final(generic(format!("cannot build CompleteMultipartUpload: {e}"))))?;
-        AwsAuthorizer::new(&self.credential, "s3", &self.region)
+        let credential = self
+            .credentials
+            .get_credential()
+            .await
+            .map_err(|e| Attempt::Final(generic(format!("no credentials to sign CompleteMultipartUpload: {e}"))))?;
+        AwsAuthorizer::new(&credential, "s3", &self.region)
             .try_authorize(&mut request, None)
             .map_err(|e| Attempt::Final(generic(format!("cannot sign CompleteMultipartUpload: {e}"))))?;
         let (parts, _) = request.into_parts();

@@ -5,10 +5,13 @@
 //! - `keys`: key / bucket validation and the default bucket layout.
 //! - `config`: which store, credentials (redacted everywhere), retries and timeouts.
 //! - `upload`: the upload itself, with bounded concurrency and multipart for large files.
+//! - `lease`: the lock that lets one uploader at a time complete a multipart upload to a key.
+//! - `complete`: the conditional CompleteMultipartUpload object_store does not expose.
 
 mod complete;
 pub mod config;
 pub mod keys;
+mod lease;
 pub mod upload;
 
 use std::path::PathBuf;
