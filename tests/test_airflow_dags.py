@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -112,8 +113,10 @@ def scenario(s3, tmp_path_factory):
         "extra": {"endpoint_url": s3.endpoint, "region_name": REGION},
     })
     hook = Webhook()
+    metrics = MetricsLines()
+    logging.getLogger("marketing_core.metrics").addHandler(metrics)
     conf = {"scale_factor": SCALE, "seed": 11, "data_dir": str(data_dir), "bucket": bucket, "aws_conn_id": CONN_ID}
-    out: dict = {"bucket": bucket, "data_dir": data_dir, "alerts": hook.received}
+    out: dict = {"bucket": bucket, "data_dir": data_dir, "alerts": hook.received, "metrics": metrics.lines}
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AIRFLOW_CONN_SLACK_WEBHOOK", hook.connection)
         mp.setenv("MARKETING_CORE_RETRY_DELAY_SECONDS", "2")
@@ -158,7 +161,19 @@ def scenario(s3, tmp_path_factory):
         out["sensor_day4"] = run("s3_event_pipeline", DAY4)
         lander.join(timeout=1)
     hook.close()
+    logging.getLogger("marketing_core.metrics").removeHandler(metrics)
     return out
+
+
+class MetricsLines(logging.Handler):
+    """Collects the JSON metrics lines the tasks log."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines: list[dict] = []
+
+    def emit(self, record):
+        self.lines.append(json.loads(record.getMessage()))
 
 
 def by_dataset(run, prefix: str) -> dict[str, dict]:
@@ -287,3 +302,19 @@ def test_the_sensor_dag_waits_until_the_objects_land(scenario):
     assert landed.counts()["uploaded"] == 6
     loaded = run.xcom("load_raw")["loaded"]
     assert sum(loaded.values()) > 0 and loaded["website_activity"] > 0
+
+
+def test_every_task_attempt_logs_one_json_metrics_line(scenario):
+    run = scenario["day1"]
+    lines = [m for m in scenario["metrics"] if m["run_id"] == run.run_id]
+    ran = {t: n for t, n in run.try_numbers.items() if run.task_states[t] == "success"}
+    assert {m["task_id"] for m in lines} == set(ran)  # cosmos, sensor and Python tasks too
+    for task_id, tries in ran.items():
+        mine = [m for m in lines if m["task_id"] == task_id]
+        assert len(mine) == tries, task_id
+        assert mine[-1]["status"] == "success" and mine[-1]["dag_id"] == "marketing_pipeline"
+        assert mine[-1]["duration_ms"] is not None and mine[-1]["ds"] is not None
+    assert [m["status"] for m in lines if m["task_id"] == "upload.valid_data"] == ["failed", "success"]
+    contacts = next(m for m in lines if m["task_id"] == "validate.contacts")
+    assert contacts["dataset"] == "contacts" and contacts["rows_in"] == contacts["rows_out"] > 0
+    assert contacts["data_status"] == "passed"

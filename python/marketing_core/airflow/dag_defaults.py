@@ -9,6 +9,7 @@ from typing import Any
 from marketing_core.pipeline import DayPaths
 
 from .callbacks import notify_failure
+from .metrics import log_failure, log_retry, log_success
 
 #: The day a run works on: ``ds`` from the run's conf, else its logical date, else when
 #: the run was due (Airflow 3 manual runs may have no logical date).
@@ -26,11 +27,15 @@ def warehouse_target() -> str:
 def default_args() -> dict[str, Any]:
     """Every task: 3 retries, 5 minutes apart and doubling up to 30 minutes
     (``MARKETING_CORE_RETRY_DELAY_SECONDS`` shortens the first delay, e.g. in tests), and
-    ``notify_failure`` once a task has failed for good."""
+    ``notify_failure`` once a task has failed for good. Tasks whose operator does not log
+    its own JSON metrics line (sensors, Python operators, cosmos' dbt tasks) log it from
+    these callbacks, so every task emits one per attempt."""
     return {
         "retries": 3,
         "retry_delay": dt.timedelta(seconds=float(os.environ.get("MARKETING_CORE_RETRY_DELAY_SECONDS", 300))),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": dt.timedelta(minutes=30),
-        "on_failure_callback": notify_failure,
+        "on_failure_callback": [notify_failure, log_failure],
+        "on_success_callback": [log_success],
+        "on_retry_callback": [log_retry],
     }

@@ -31,6 +31,7 @@ def metrics_line(context: Mapping[str, Any] | None, summary: Mapping[str, Any] |
         "rows_out": summary.get("rows_out"),
         "duration_ms": duration_ms,
         "status": status,
+        "data_status": summary.get("status"),
     }
 
 
@@ -49,10 +50,51 @@ def capture_metrics(execute: F) -> F:
                                 duration_ms=round((time.perf_counter() - started) * 1000), status="failed")
             log.error(json.dumps(line, default=str))
             raise
+        # ``status`` is the task's; a summary's own status (a validation's passed / warn /
+        # failed) is the data's and goes in ``data_status``.
         line = metrics_line(context, summary if isinstance(summary, Mapping) else None, dataset=dataset,
-                            duration_ms=round((time.perf_counter() - started) * 1000),
-                            status=(summary or {}).get("status", "success") if isinstance(summary, Mapping) else "success")
+                            duration_ms=round((time.perf_counter() - started) * 1000), status="success")
         log.info(json.dumps(line, default=str))
         return summary
 
+    wrapper._captures_metrics = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+def _log_from_callback(context: Mapping[str, Any], status: str) -> None:
+    """The metrics line for a task whose ``execute`` does not log one itself (sensors,
+    Python and Empty operators, cosmos' dbt tasks), from a task callback."""
+    task = context.get("task")
+    if getattr(getattr(task, "execute", None), "_captures_metrics", False):
+        return
+    ti = context.get("ti") or context.get("task_instance")
+    started = getattr(ti, "start_date", None)
+    duration_ms = None
+    if started is not None:
+        import datetime as _dt
+
+        duration_ms = round((_dt.datetime.now(_dt.timezone.utc) - started).total_seconds() * 1000)
+    summary = None
+    if status == "success" and ti is not None:
+        try:
+            value = ti.xcom_pull(task_ids=ti.task_id)
+            summary = value if isinstance(value, Mapping) else None
+        except Exception:  # noqa: BLE001 - metrics never fail a task
+            summary = None
+    line = metrics_line(context, summary, dataset=None, duration_ms=duration_ms, status=status)
+    (log.info if status == "success" else log.error)(json.dumps(line, default=str))
+
+
+def log_success(context: Mapping[str, Any]) -> None:
+    """``on_success_callback``: the metrics line of a task without ``capture_metrics``."""
+    _log_from_callback(context, "success")
+
+
+def log_retry(context: Mapping[str, Any]) -> None:
+    """``on_retry_callback``: the metrics line of a failed attempt that will be retried."""
+    _log_from_callback(context, "up_for_retry")
+
+
+def log_failure(context: Mapping[str, Any]) -> None:
+    """``on_failure_callback``: the metrics line of a task that failed for good."""
+    _log_from_callback(context, "failed")
