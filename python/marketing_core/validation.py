@@ -345,6 +345,15 @@ def _write_report(report: ValidationReport, path: str | None) -> None:
     report.report_path = str(p)
 
 
+def _finish(text: str, valid: Any, quarantine: Any, store: MetadataStore | None, report_out: PathLike | None) -> ValidationReport:
+    """The report of a core validation run: tables attached, checks recorded, JSON written."""
+    report = ValidationReport._from_core(text)
+    report.valid_table, report.quarantine_table = valid, quarantine
+    _record(store, report)
+    _write_report(report, os.fspath(report_out) if report_out is not None else None)
+    return report
+
+
 def validate(
     path: PathLike,
     dataset: str | None = None,
@@ -405,11 +414,7 @@ def validate(
         previous_rows=previous_rows,
         collect=return_tables,
     )
-    report = ValidationReport._from_core(text)
-    report.valid_table, report.quarantine_table = valid, quarantine
-    _record(store, report)
-    _write_report(report, os.fspath(report_out) if report_out is not None else d_report)
-    return report
+    return _finish(text, valid, quarantine, store, report_out if report_out is not None else d_report)
 
 
 def validate_table(
@@ -448,11 +453,7 @@ def validate_table(
         previous_rows=previous_rows,
         source=source,
     )
-    report = ValidationReport._from_core(text)
-    report.valid_table, report.quarantine_table = valid, quarantine
-    _record(store, report)
-    _write_report(report, os.fspath(report_out) if report_out is not None else None)
-    return report
+    return _finish(text, valid, quarantine, store, report_out)
 
 
 def day_files(directory: PathLike, ds: str | None = None) -> list[pathlib.Path]:
