@@ -4,8 +4,6 @@ local SMTP server (aiosmtpd) for the mail relay; connections come from AIRFLOW_C
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
