@@ -10,7 +10,7 @@ use arrow::array::{
 use arrow::compute::{cast_with_options, CastOptions};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
 use chrono::NaiveDate;
-use hashbrown::{HashMap, HashSet};
+use hashbrown::HashSet;
 
 use super::contract::ColumnType;
 use super::patterns::Pattern;
@@ -256,11 +256,16 @@ pub fn freshness(typed: &ArrayRef, first_day: i32, last_day: i32) -> Vec<u32> {
 
 /// Every row whose key occurs more than once in the whole input (all copies), per chunk.
 /// Nulls are not keys (they are not_null failures).
+///
+/// Parallel and exact: every chunk hashes its keys and sorts its rows into shards by hash
+/// (a key always lands in the same shard); then every shard finds its duplicates on its own
+/// thread, walking the chunks in order, with a hash table of its keys only.
 pub fn unique(chunks: &[Chunk], typed: &[Vec<ArrayRef>], col: usize) -> Vec<Vec<u32>> {
-    let mut failed: Vec<Vec<u32>> = vec![Vec::new(); chunks.len()];
-    let rows: usize = chunks.iter().map(|c| c.rows).sum();
+    use rayon::prelude::*;
+    use std::hash::BuildHasher;
+
     let strings: Vec<Option<StringArray>> = typed
-        .iter()
+        .par_iter()
         .map(|cols| {
             let a = &cols[col];
             match a.data_type() {
@@ -271,32 +276,66 @@ pub fn unique(chunks: &[Chunk], typed: &[Vec<ArrayRef>], col: usize) -> Vec<Vec<
             }
         })
         .collect();
-    // key -> (chunk, row) of its first occurrence; the high bit marks "already reported".
-    const REPORTED: u64 = 1 << 63;
-    let mut first: HashMap<&str, u64> = HashMap::with_capacity(rows);
-    for (ci, s) in strings.iter().enumerate() {
-        let Some(s) = s else { continue };
-        for (ri, v) in s.iter().enumerate() {
-            let Some(v) = v else { continue };
-            let here = ((ci as u64) << 32) | ri as u64;
-            match first.entry(v) {
-                hashbrown::hash_map::Entry::Vacant(e) => {
-                    e.insert(here);
-                }
-                hashbrown::hash_map::Entry::Occupied(mut e) => {
-                    let f = *e.get();
-                    if f & REPORTED == 0 {
-                        failed[(f >> 32) as usize].push(f as u32);
-                        e.insert(f | REPORTED);
+    let hasher = hashbrown::DefaultHashBuilder::default();
+    let shards = (rayon::current_num_threads() * 8).next_power_of_two();
+    // The shard comes from hash bits that the tables use neither for their slot (low
+    // bits) nor for their tag (top 7 bits).
+    let shard_of = |h: u64| ((h >> 32) as usize) & (shards - 1);
+    // bucketed[chunk][shard] = (row, hash) of that chunk's keys in that shard, in row order.
+    let bucketed: Vec<Vec<Vec<(u32, u64)>>> = strings
+        .par_iter()
+        .map(|s| {
+            let mut buckets: Vec<Vec<(u32, u64)>> = vec![Vec::new(); shards];
+            if let Some(s) = s {
+                for (ri, v) in s.iter().enumerate() {
+                    if let Some(v) = v {
+                        let h = hasher.hash_one(v);
+                        buckets[shard_of(h)].push((ri as u32, h));
                     }
-                    failed[ci].push(ri as u32);
                 }
             }
-        }
+            buckets
+        })
+        .collect();
+    // A key's first occurrence as (chunk << 32 | row); the high bit marks "already reported".
+    const REPORTED: u64 = 1 << 63;
+    let value = |at: u64| -> &str {
+        let at = at & !REPORTED;
+        strings[(at >> 32) as usize].as_ref().expect("a bucketed chunk has keys").value(at as u32 as usize)
+    };
+    let duplicates: Vec<Vec<u64>> = (0..shards)
+        .into_par_iter()
+        .map(|shard| {
+            let keys: usize = bucketed.iter().map(|b| b[shard].len()).sum();
+            let mut first: hashbrown::HashTable<(u64, u64)> = hashbrown::HashTable::with_capacity(keys);
+            let mut found = Vec::new();
+            for (ci, buckets) in bucketed.iter().enumerate() {
+                for &(ri, h) in &buckets[shard] {
+                    let here = ((ci as u64) << 32) | ri as u64;
+                    let v = value(here);
+                    match first.entry(h, |&(fh, at)| fh == h && value(at) == v, |&(fh, _)| fh) {
+                        hashbrown::hash_table::Entry::Vacant(e) => {
+                            e.insert((h, here));
+                        }
+                        hashbrown::hash_table::Entry::Occupied(mut e) => {
+                            let at = &mut e.get_mut().1;
+                            if *at & REPORTED == 0 {
+                                found.push(*at);
+                                *at |= REPORTED;
+                            }
+                            found.push(here);
+                        }
+                    }
+                }
+            }
+            found
+        })
+        .collect();
+    let mut failed: Vec<Vec<u32>> = vec![Vec::new(); chunks.len()];
+    for at in duplicates.into_iter().flatten() {
+        failed[(at >> 32) as usize].push(at as u32);
     }
-    for f in &mut failed {
-        f.sort_unstable();
-    }
+    failed.par_iter_mut().for_each(|f| f.sort_unstable());
     failed
 }
 
@@ -320,5 +359,37 @@ mod tests {
         assert_eq!(not_null(&typed, &failed), vec![1]);
         let (_, failed) = cast_column(&input, ColumnType::Float64);
         assert_eq!(failed, vec![2]);
+    }
+
+    #[test]
+    fn unique_flags_every_copy_across_chunks_and_shards() {
+        // 3 chunks; keys repeat within a chunk, across chunks and three times; nulls are
+        // never duplicates; enough distinct keys to spread over every shard.
+        let keys: Vec<Vec<Option<String>>> = (0..3)
+            .map(|c| {
+                (0..20_000)
+                    .map(|r| match (c, r) {
+                        (_, r) if r % 1000 == 7 => None,
+                        (0, 5) | (0, 9) => Some("twice-in-chunk-0".to_string()),
+                        (0, 11) | (1, 12) | (2, 13) => Some("thrice".to_string()),
+                        (1, 19_999) | (2, 0) => Some("across-1-2".to_string()),
+                        (c, r) => Some(format!("key-{c}-{r}")),
+                    })
+                    .collect()
+            })
+            .collect();
+        let chunks: Vec<Chunk> = keys
+            .iter()
+            .map(|k| Chunk { columns: vec![], rows: k.len(), first_record: 0, local_records: None, first_line: 0, lines: None })
+            .collect();
+        let typed: Vec<Vec<ArrayRef>> =
+            keys.iter().map(|k| vec![Arc::new(StringArray::from(k.clone())) as ArrayRef]).collect();
+        let failed = unique(&chunks, &typed, 0);
+        assert_eq!(failed, vec![vec![5, 9, 11], vec![12, 19_999], vec![0, 13]]);
+        // The same keys in one chunk: the same rows, offset by their chunk.
+        let one = vec![Arc::new(StringArray::from(keys.concat())) as ArrayRef];
+        let whole = unique(&chunks[..1], &[one], 0);
+        let want: Vec<u32> = failed.iter().enumerate().flat_map(|(c, f)| f.iter().map(move |r| r + 20_000 * c as u32)).collect();
+        assert_eq!(whole, vec![want]);
     }
 }

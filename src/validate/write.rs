@@ -135,10 +135,15 @@ fn write_to(tmp: &Path, path: &Path, schema: SchemaRef, parts: &[Part]) -> Resul
         .set_statistics_enabled(EnabledStatistics::Chunk);
     // Dictionary encoding pays for columns with few distinct values (industry, country)
     // and only costs for near-unique ones (ids, emails): decide per column from a sample.
+    // Near-unique text also gets no min/max statistics: they prune nothing and cost a
+    // string comparison per value.
     if let Some(first) = parts.iter().find(|p| p.rows() > 0) {
         for (i, field) in schema.fields().iter().enumerate() {
             if mostly_distinct(first.batch.column(i)) {
-                props = props.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+                let column = ColumnPath::from(field.name().as_str());
+                props = props
+                    .set_column_dictionary_enabled(column.clone(), false)
+                    .set_column_statistics_enabled(column, EnabledStatistics::None);
             }
         }
     }
