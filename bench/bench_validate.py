@@ -4,8 +4,13 @@ Validates `contacts` (CSV and Parquet in, valid/quarantine Parquet out) with: sc
 (columns present, values castable), not-null on every column, unique contact_id (every copy
 of a duplicate), the email regex and freshness (signup_date on ds). Each contender runs in
 its own subprocess so its peak RSS (ru_maxrss) is its own; all write Snappy-compressed Parquet.
+Inputs are read once first so every contender finds them in the page cache; each contender
+runs `--repeat` times, interleaved, and its best time counts.
 
-    python bench/bench_validate.py --rows 5000000
+A second table is the floor under any such pipeline: pyarrow and polars only reading the
+input and writing it back as Snappy Parquet, no checks at all.
+
+    python bench/bench_validate.py                        # 5,000,000 rows
     python bench/bench_validate.py --rows 200000          # a quick check
 """
 
@@ -124,12 +129,31 @@ def run_polars(path: str, out: str) -> tuple[int, int]:
     return valid.height, quarantine.height
 
 
+def copy_pyarrow(path: str, out: str) -> tuple[int, int]:
+    import pyarrow.csv
+    import pyarrow.parquet as pq
+
+    table = pyarrow.csv.read_csv(path) if path.endswith(".csv") else pq.read_table(path)
+    pq.write_table(table, f"{out}/copy.parquet", compression=CODEC)
+    return table.num_rows, 0
+
+
+def copy_polars(path: str, out: str) -> tuple[int, int]:
+    import polars as pl
+
+    df = pl.read_csv(path, infer_schema=False) if path.endswith(".csv") else pl.read_parquet(path)
+    df.write_parquet(f"{out}/copy.parquet", compression=CODEC)
+    return df.height, 0
+
+
 CONTENDERS = {"marketing_core": run_marketing_core, "pandas": run_pandas, "polars": run_polars}
+# The floor: read + write only (a second table).
+COPIERS = {"pyarrow read+write": copy_pyarrow, "polars read+write": copy_polars}
 
 
 def worker(name: str, path: str, out: str) -> None:
     t0 = time.perf_counter()
-    valid, invalid = CONTENDERS[name](path, out)
+    valid, invalid = {**CONTENDERS, **COPIERS}[name](path, out)
     seconds = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"seconds": seconds, "valid": valid, "invalid": invalid, "peak_mb": peak_mb}))
@@ -146,7 +170,8 @@ def measure(name: str, path: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--rows", type=int, default=5_000_000)
+    ap.add_argument("--repeat", type=int, default=1, help="runs per contender; the best counts")
     ap.add_argument("--data", default=os.path.expanduser("~/.cache/marketing_core/bench-validate"))
     ap.add_argument("--skip", action="append", default=[], help="skip a contender (pandas, polars)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -163,14 +188,24 @@ def main() -> None:
     data = pathlib.Path(args.data) / f"rows{args.rows}"
     inputs = {fmt: mc.generate("contacts", DS, data, scale_factor=scale, format=fmt, defects=DEFECTS).path
               for fmt in ("csv", "parquet")}
+    for path in inputs.values():  # into the page cache, for every contender alike
+        with open(path, "rb") as f:
+            while f.read(1 << 24):
+                pass
     names = [n for n in CONTENDERS if n not in args.skip]
+    copiers = [n for n in COPIERS if n.split()[0] not in args.skip]
     print(f"validate contacts, {args.rows:,} rows: schema + not-null + unique + email regex + freshness,"
           f" valid/quarantine Parquet out ({CODEC} for every contender); {os.cpu_count()} cores")
     header = f"{'input':<8} " + " ".join(f"{n + ' s':>17} {n + ' MB':>17}" for n in names)
     rows = []
     for fmt, path in inputs.items():
-        results = {n: measure(n, path) for n in names}
-        counts = {(r["valid"], r["invalid"]) for r in results.values()}
+        results: dict[str, dict] = {}
+        for _ in range(args.repeat):
+            for n in [*names, *copiers]:
+                r = measure(n, path)
+                if n not in results or r["seconds"] < results[n]["seconds"]:
+                    results[n] = r
+        counts = {(results[n]["valid"], results[n]["invalid"]) for n in names}
         assert len(counts) == 1, f"contenders disagree on {fmt}: {results}"
         rows.append((fmt, results))
     print(header)
@@ -185,6 +220,14 @@ def main() -> None:
                 parts.append(f"{results[n]['seconds'] / mc_r['seconds']:.1f}x faster than {n}"
                              f" (peak memory {mc_r['peak_mb'] / results[n]['peak_mb']:.2f}x of {n}'s)")
         print("; ".join(parts))
+    if copiers:
+        print()
+        print("The floor: read the input and write it back as Parquet, no checks (best of "
+              f"{args.repeat}); marketing_core validates in:")
+        for fmt, results in rows:
+            mc_s = results["marketing_core"]["seconds"]
+            floor = "; ".join(f"{n} {results[n]['seconds']:.2f} s ({mc_s / results[n]['seconds']:.2f}x of it)" for n in copiers)
+            print(f"{fmt:<8} marketing_core {mc_s:.2f} s; {floor}")
 
 
 if __name__ == "__main__":
