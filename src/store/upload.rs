@@ -522,6 +522,17 @@ async fn read_part(file: Arc<std::fs::File>, offset: u64, len: usize) -> std::io
     .map_err(|e| std::io::Error::other(e.to_string()))?
 }
 
+/// The completion's condition for a write mode: create-only, or replace the ETag seen.
+fn completion_condition(mode: &WriteMode) -> Result<Condition<'_>, Failure> {
+    match mode {
+        WriteMode::Create => Ok(Condition::Create),
+        WriteMode::Replace { e_tag: Some(e_tag), .. } => Ok(Condition::Replace { e_tag }),
+        WriteMode::Replace { e_tag: None, .. } => {
+            Err(Failure { kind: ErrorKind::Conflict, message: "the existing object has no ETag to replace conditionally".into() })
+        }
+    }
+}
+
 /// Multipart straight to the key, holding the key's lease (`lease.rs`): only the lease
 /// holder uploads and completes; the others wait for its object and then compare MD5s
 /// (the caller's conflict path: skipped or conflict), without sending their bytes.
@@ -534,12 +545,9 @@ async fn write_multipart_leased(
     md5: &str,
     mode: &WriteMode,
 ) -> Result<Written, Failure> {
-    let expected = match mode {
-        WriteMode::Create => None,
-        WriteMode::Replace { e_tag: Some(e_tag), .. } => Some(e_tag.as_str()),
-        WriteMode::Replace { e_tag: None, .. } => {
-            return Err(Failure { kind: ErrorKind::Conflict, message: "the existing object has no ETag to replace conditionally".into() })
-        }
+    let expected = match completion_condition(mode)? {
+        Condition::Create => None,
+        Condition::Replace { e_tag } => Some(e_tag),
     };
     let changed = || Failure { kind: ErrorKind::Conflict, message: format!("{path} was written by another uploader") };
     let claim = ctx.cfg.object_uri(&ctx.bucket, path.as_ref());
@@ -576,13 +584,7 @@ async fn write_multipart_direct(
     mode: &WriteMode,
     lease: Option<&Lease>,
 ) -> Result<Written, Failure> {
-    let condition = match mode {
-        WriteMode::Create => Condition::Create,
-        WriteMode::Replace { e_tag: Some(e_tag), .. } => Condition::Replace { e_tag },
-        WriteMode::Replace { e_tag: None, .. } => {
-            return Err(Failure { kind: ErrorKind::Conflict, message: "the existing object has no ETag to replace conditionally".into() })
-        }
-    };
+    let condition = completion_condition(mode)?;
     let options = PutMultipartOptions { attributes: md5_attributes(ctx, md5), ..Default::default() };
     let id = s3.create_multipart_opts(path, options).await.map_err(|e| Failure::store(ctx, e))?;
     let result = async {
