@@ -84,6 +84,10 @@ class SeaweedServer:
             weed_binary(), "mini", f"-dir={d}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-master.telemetry=false", "-webdav=false", "-admin.ui=false",
             "-s3.port.iceberg=0", "-s3.port.lance=0",
+            # Every bucket is a collection with volumes of its own. `mini` sizes volumes
+            # (up to 1 GiB) and their count from the free disk, so a fuller disk ran out of
+            # volumes mid-session ("No writable volumes"): small volumes, a fixed count.
+            "-master.volumeSizeLimitMB=64", "-volume.max=1000",
             f"-s3.localSocket={d}/s3.sock", f"-filer.localSocket={d}/filer.sock",
         ] + [f"-{flag}={port}" for flag, port in self.ports.items()]
         self._log = open(d / "weed.log", "ab")
