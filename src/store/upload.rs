@@ -432,8 +432,10 @@ async fn write_single(ctx: &Ctx, path: &ObjectPath, data: Bytes, md5: &str, mode
 async fn write_multipart(ctx: &Ctx, source: &Path, path: &ObjectPath, md5: &str, mode: &WriteMode) -> Result<Written, Failure> {
     if let (Some(s3), Some(direct)) = (&ctx.s3, &ctx.direct) {
         match ctx.publish {
-            Publish::Lock => return write_multipart_leased(ctx, s3, direct, source, path, md5, mode).await,
-            Publish::Complete => return write_multipart_direct(ctx, s3, direct, source, path, md5, mode, None).await,
+            Publish::Lock => return write_multipart_leased(ctx, &DirectWrite { s3, direct, source, path, md5, mode }).await,
+            Publish::Complete => {
+                return write_multipart_direct(ctx, &DirectWrite { s3, direct, source, path, md5, mode }, None).await
+            }
             Publish::Copy => {}
         }
     }
@@ -533,18 +535,22 @@ fn completion_condition(mode: &WriteMode) -> Result<Condition<'_>, Failure> {
     }
 }
 
+/// One multipart write straight to its key: the S3 clients, the file, the key, the file's
+/// MD5 and the write mode.
+struct DirectWrite<'a> {
+    s3: &'a Arc<AmazonS3>,
+    direct: &'a DirectS3,
+    source: &'a Path,
+    path: &'a ObjectPath,
+    md5: &'a str,
+    mode: &'a WriteMode,
+}
+
 /// Multipart straight to the key, holding the key's lease (`lease.rs`): only the lease
 /// holder uploads and completes; the others wait for its object and then compare MD5s
 /// (the caller's conflict path: skipped or conflict), without sending their bytes.
-async fn write_multipart_leased(
-    ctx: &Ctx,
-    s3: &Arc<AmazonS3>,
-    direct: &DirectS3,
-    source: &Path,
-    path: &ObjectPath,
-    md5: &str,
-    mode: &WriteMode,
-) -> Result<Written, Failure> {
+async fn write_multipart_leased(ctx: &Ctx, write: &DirectWrite<'_>) -> Result<Written, Failure> {
+    let &DirectWrite { path, md5, mode, .. } = write;
     let expected = match completion_condition(mode)? {
         Condition::Create => None,
         Condition::Replace { e_tag } => Some(e_tag),
@@ -563,7 +569,7 @@ async fn write_multipart_leased(
         if lease::key_changed(ctx.store.as_ref(), path, expected).await.map_err(|e| Failure::store(ctx, e))? {
             return Err(changed());
         }
-        write_multipart_direct(ctx, s3, direct, source, path, md5, mode, Some(&lease)).await
+        write_multipart_direct(ctx, write, Some(&lease)).await
     }
     .await;
     lease.release().await;
@@ -573,17 +579,8 @@ async fn write_multipart_leased(
 /// Multipart straight to the key: parts in parallel (bounded), then one conditional
 /// `CompleteMultipartUpload`; on any failure the upload is aborted (nothing visible).
 /// With a `lease`, the lease is renewed (and checked) right before the completion.
-#[allow(clippy::too_many_arguments)]
-async fn write_multipart_direct(
-    ctx: &Ctx,
-    s3: &Arc<AmazonS3>,
-    direct: &DirectS3,
-    source: &Path,
-    path: &ObjectPath,
-    md5: &str,
-    mode: &WriteMode,
-    lease: Option<&Lease>,
-) -> Result<Written, Failure> {
+async fn write_multipart_direct(ctx: &Ctx, write: &DirectWrite<'_>, lease: Option<&Lease>) -> Result<Written, Failure> {
+    let &DirectWrite { s3, direct, source, path, md5, mode } = write;
     let condition = completion_condition(mode)?;
     let options = PutMultipartOptions { attributes: md5_attributes(ctx, md5), ..Default::default() };
     let id = s3.create_multipart_opts(path, options).await.map_err(|e| Failure::store(ctx, e))?;
