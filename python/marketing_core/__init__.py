@@ -18,6 +18,8 @@ from .exceptions import (
     InvalidBucketError,
     InvalidKeyError,
     MarketingCoreError,
+    MetadataError,
+    ResourceLimitError,
     ValidationError,
     StorageError,
 )
@@ -78,6 +80,8 @@ __all__ = [
     # errors
     "MarketingCoreError",
     "InvalidArgumentError",
+    "ResourceLimitError",
+    "MetadataError",
     "FileError",
     "CancelledError",
     "InternalError",

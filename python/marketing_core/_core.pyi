@@ -40,6 +40,7 @@ def generate(
     force: bool = False,
     defects: Mapping[str, float] | None = None,
     progress: Callable[[int, int], object] | None = None,
+    max_bytes: int | None = None,
 ) -> GenerateResult: ...
 def generate_table(
     dataset: str,
@@ -48,7 +49,18 @@ def generate_table(
     scale_factor: float = 1.0,
     seed: int = 42,
     defects: Mapping[str, float] | None = None,
+    max_bytes: int | None = None,
 ) -> pa.Table: ...
+def check_output_size(
+    datasets: list[tuple[str, str | None]],
+    ds: str,
+    out_dir: str,
+    *,
+    scale_factor: float = 1.0,
+    seed: int = 42,
+    defects: Mapping[str, float] | None = None,
+    max_bytes: int | None = None,
+) -> None: ...
 def dataset_names() -> list[str]: ...
 def dataset_info(dataset: str, ds: str, scale_factor: float) -> dict[str, str]: ...
 

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -83,6 +84,7 @@ def generate_with_progress(args: argparse.Namespace) -> generation.DayResult:
             force=args.force,
             defects=parse_defects(args.defects),
             progress=report,
+            max_bytes=args.max_bytes,
         )
 
 
@@ -413,6 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     g = sub.add_parser("generate", help="generate one day of the marketing datasets")
     _add_generation_args(g, out_default=None)
+    g.add_argument("--max-bytes", type=int, metavar="N",
+                   help="refuse output estimated above N bytes (default: $MARKETING_CORE_MAX_OUTPUT_BYTES, "
+                   "else the free disk space of --out)")
     g.set_defaults(func=cmd_generate)
     p = sub.add_parser("pipeline", help="run the pipeline for one day on the embedded defaults")
     _add_generation_args(p, out_default="data")
@@ -466,7 +471,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (MarketingCoreError, argparse.ArgumentTypeError, ValueError) as exc:
-        console.print(f"[bold red]error:[/] {exc}")
+        # One line, no traceback: the message names the file and the cause. Escaped, as a
+        # path may contain [brackets]; not wrapped, so logs keep it on one line.
+        console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         return 2
 
 

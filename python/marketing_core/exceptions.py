@@ -6,6 +6,8 @@ from __future__ import annotations
 __all__ = [
     "MarketingCoreError",
     "InvalidArgumentError",
+    "ResourceLimitError",
+    "MetadataError",
     "FileError",
     "CancelledError",
     "InternalError",
@@ -25,6 +27,20 @@ class MarketingCoreError(Exception):
 
 class InvalidArgumentError(MarketingCoreError, ValueError):
     """A caller passed a bad value: unknown dataset or format, bad ``ds``, bad scale..."""
+
+
+class ResourceLimitError(InvalidArgumentError):
+    """A run would produce more than the limit (free disk space of the output directory,
+    half the available memory for ``generate_table``, or ``max_bytes`` /
+    ``$MARKETING_CORE_MAX_OUTPUT_BYTES``). Raised before anything is allocated or written;
+    the message has the estimate and the limit."""
+
+
+class MetadataError(MarketingCoreError):
+    """The metadata store cannot be used: not a SQLite database, damaged, locked past the
+    busy timeout, read-only, a directory, or tables of another shape. The message names
+    the path and the cause. Checked when the store is opened, before any output is
+    written."""
 
 
 class FileError(MarketingCoreError, OSError):

@@ -54,6 +54,7 @@ def generate(
     force: bool = False,
     defects: Mapping[str, float] | None = None,
     progress: Progress | None = None,
+    max_bytes: int | None = None,
 ) -> GenerateResult:
     """Write one dataset for one day to ``out_dir/<dataset>_<ds>.<ext>``.
 
@@ -62,18 +63,23 @@ def generate(
     default the dataset's classic format. ``defects`` maps defect kinds (see
     ``DEFECT_KINDS``) to row rates and writes a truth manifest (``result.defects_path``).
     ``progress(rows_done, rows_total)`` is called as chunks are written; raising from it
-    cancels.
+    cancels. ``seed`` is a whole number in 0..2**64-1.
+
+    A run whose estimated size exceeds the free disk space of ``out_dir`` raises
+    ``ResourceLimitError`` (with the estimate) before anything is written; ``max_bytes``
+    (or ``$MARKETING_CORE_MAX_OUTPUT_BYTES``) sets the limit instead.
     """
     return _core.generate(
         dataset,
         ds_string(ds),
         os.fspath(out_dir),
         scale_factor=float(scale_factor),
-        seed=int(seed),
+        seed=seed,
         format=format,
         force=force,
         defects=dict(defects) if defects else None,
         progress=progress,
+        max_bytes=max_bytes,
     )
 
 
@@ -118,11 +124,14 @@ def generate_day(
     force: bool = False,
     defects: Mapping[str, float] | None = None,
     progress: Callable[[str, int, int], object] | None = None,
+    max_bytes: int | None = None,
 ) -> DayResult:
     """Write all six datasets (or ``datasets``) for one day, in dependency order.
 
     ``formats`` overrides the format per dataset, e.g. ``{"contacts": "parquet"}``.
     ``progress(dataset, rows_done, rows_total)`` is called as chunks are written.
+    The whole day's estimated size is checked against the limit (see ``generate``) before
+    the first file is written.
     """
     wanted = list(datasets) if datasets else list(DATASETS)
     unknown = [d for d in wanted if d not in DATASETS]
@@ -132,6 +141,15 @@ def generate_day(
         )
     order = [d for d in DATASETS if d in wanted]
     formats = dict(formats or {})
+    _core.check_output_size(
+        [(name, formats.get(name)) for name in order],
+        ds_string(ds),
+        os.fspath(out_dir),
+        scale_factor=float(scale_factor),
+        seed=seed,
+        defects=dict(defects) if defects else None,
+        max_bytes=max_bytes,
+    )
     results = []
     for name in order:
         callback = (lambda done, total, _n=name: progress(_n, done, total)) if progress else None
@@ -146,6 +164,7 @@ def generate_day(
                 force=force,
                 defects=defects,
                 progress=callback,
+                max_bytes=max_bytes,
             )
         )
     return DayResult(ds=ds_string(ds), out_dir=os.fspath(out_dir), results=tuple(results))
@@ -158,16 +177,22 @@ def generate_table(
     scale_factor: float = 1.0,
     seed: int = DEFAULT_SEED,
     defects: Mapping[str, float] | None = None,
+    max_bytes: int | None = None,
 ) -> pa.Table:
     """One dataset for one day in memory, as a ``pyarrow.Table`` (handed over from Rust
     through the Arrow C stream interface, without copying; ``polars.from_arrow`` takes it
-    as is). The same rows ``generate`` writes for the same parameters."""
+    as is). The same rows ``generate`` writes for the same parameters.
+
+    A table whose estimated size exceeds half the available memory (or ``max_bytes`` /
+    ``$MARKETING_CORE_MAX_OUTPUT_BYTES``) raises ``ResourceLimitError`` before anything is
+    allocated."""
     return _core.generate_table(
         dataset,
         ds_string(ds),
         scale_factor=float(scale_factor),
-        seed=int(seed),
+        seed=seed,
         defects=dict(defects) if defects else None,
+        max_bytes=max_bytes,
     )
 
 

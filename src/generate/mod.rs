@@ -2,6 +2,7 @@
 //! streamed in fixed-size chunks that build in parallel and are written in order.
 
 pub mod defects;
+pub mod limits;
 pub mod random;
 pub mod tables;
 pub mod vocab;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use defects::{DefectKind, DefectRates, DefectRecord};
+pub use limits::Limit;
 pub use tables::DayParams;
 
 use crate::datasets::{ArgumentError, Dataset, FileFormat};
@@ -43,6 +45,13 @@ pub enum GenerateError {
     Cancelled { dataset: Dataset },
     #[error("could not assemble {dataset} rows {start}..{end}: {message}")]
     Assemble { dataset: Dataset, start: usize, end: usize, message: String },
+    /// Refused before anything was allocated or written.
+    #[error(
+        "{what} at scale_factor {scale_factor} ({rows} rows) would take about {estimate}, \
+         more than {limit}; pass max_bytes= (--max-bytes, ${env}) to allow it",
+        env = limits::MAX_BYTES_ENV
+    )]
+    TooLarge { what: String, scale_factor: f64, rows: u64, estimate: limits::Bytes, limit: Limit },
 }
 
 /// What `write_dataset` did.
@@ -90,8 +99,78 @@ struct DefectManifest<'a> {
     defects: &'a [DefectRecord],
 }
 
-fn chunk_ranges(rows: usize) -> Vec<Range<usize>> {
-    (0..rows).step_by(CHUNK_ROWS).map(|s| s..(s + CHUNK_ROWS).min(rows)).collect()
+/// The chunks of `rows` (which starts at a multiple of `CHUNK_ROWS`).
+fn chunk_ranges(rows: Range<usize>) -> Vec<Range<usize>> {
+    let end = rows.end;
+    rows.step_by(CHUNK_ROWS).map(|s| s..s.saturating_add(CHUNK_ROWS).min(end)).collect()
+}
+
+/// Refuses files of `items` under `out_dir` whose estimated size exceeds the limit (see
+/// `limits`). Allocates and writes nothing; `generate_day` checks a whole day at once.
+pub fn check_file_output(
+    items: &[(Dataset, Option<FileFormat>)],
+    params: &DayParams,
+    out_dir: &Path,
+    max_bytes: Option<u64>,
+) -> Result<(), GenerateError> {
+    let Some(limit) = limits::disk_limit(out_dir, max_bytes)? else {
+        return Ok(());
+    };
+    let estimate = items.iter().fold(0u64, |sum, (dataset, format)| {
+        let format = format.unwrap_or_else(|| dataset.default_format());
+        sum.saturating_add(limits::file_estimate(*dataset, format, params.scale_factor, &params.defects))
+    });
+    if estimate <= limit.bytes {
+        return Ok(());
+    }
+    let rows = items.iter().fold(0u64, |sum, (d, _)| sum.saturating_add(d.rows(params.scale_factor) as u64));
+    let what = match items {
+        [(dataset, format)] => {
+            let format = format.unwrap_or_else(|| dataset.default_format());
+            format!("writing {}", dataset.file_name(params.ds, format))
+        }
+        _ => {
+            let names: Vec<_> = items.iter().map(|(d, _)| d.name()).collect();
+            format!("writing {}", names.join(", "))
+        }
+    };
+    Err(GenerateError::TooLarge { what, scale_factor: params.scale_factor, rows, estimate: limits::Bytes(estimate), limit })
+}
+
+/// `check_file_output` for a day of several datasets, before the first is written. Files
+/// already present are left out: a rerun skips them, and one that is replaced is checked
+/// again by `write_dataset`.
+pub fn check_day_output(
+    items: &[(Dataset, Option<FileFormat>)],
+    params: &DayParams,
+    out_dir: &Path,
+    max_bytes: Option<u64>,
+) -> Result<(), GenerateError> {
+    let missing: Vec<_> = items
+        .iter()
+        .copied()
+        .filter(|(d, f)| !out_dir.join(d.file_name(params.ds, f.unwrap_or_else(|| d.default_format()))).exists())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    check_file_output(&missing, params, out_dir, max_bytes)
+}
+
+/// Refuses an in-memory table whose estimated size exceeds the memory bound.
+pub fn check_memory_output(dataset: Dataset, params: &DayParams, max_bytes: Option<u64>) -> Result<(), GenerateError> {
+    let limit = limits::memory_limit(max_bytes)?;
+    let estimate = limits::memory_estimate(dataset, params.scale_factor, &params.defects);
+    if estimate <= limit.bytes {
+        return Ok(());
+    }
+    Err(GenerateError::TooLarge {
+        what: format!("building {dataset} in memory"),
+        scale_factor: params.scale_factor,
+        rows: dataset.rows(params.scale_factor) as u64,
+        estimate: limits::Bytes(estimate),
+        limit,
+    })
 }
 
 fn assemble(builder: &TableBuilder, range: Range<usize>) -> Result<(RecordBatch, Vec<DefectRecord>), GenerateError> {
@@ -107,13 +186,14 @@ fn assemble(builder: &TableBuilder, range: Range<usize>) -> Result<(RecordBatch,
     Ok((batch, defects))
 }
 
-/// One dataset for one day, in memory (built in parallel).
+/// One dataset for one day, in memory (built in parallel). Callers taking sizes from a
+/// user check `check_memory_output` first.
 pub fn generate_batches(
     dataset: Dataset,
     params: &DayParams,
 ) -> Result<(SchemaRef, Vec<RecordBatch>, Vec<DefectRecord>), GenerateError> {
     let builder = TableBuilder::new(dataset, params);
-    let parts: Vec<_> = chunk_ranges(builder.rows())
+    let parts: Vec<_> = chunk_ranges(0..builder.rows())
         .into_par_iter()
         .map(|range| assemble(&builder, range))
         .collect::<Result<_, _>>()?;
@@ -144,13 +224,26 @@ fn existing_record(out_dir: &Path, path: &Path, file_name: &str) -> Option<Gener
 
 /// Writes one dataset for one day to `out_dir`, or skips it when a file made with the
 /// same parameters is already there (unless `force`). `progress(rows_done, rows_total)`
-/// returning false cancels.
+/// returning false cancels. Refused when larger than the default limit (`limits`).
 pub fn write_dataset(
     dataset: Dataset,
     params: &DayParams,
     out_dir: &Path,
     format: Option<FileFormat>,
     force: bool,
+    progress: &mut dyn FnMut(u64, u64) -> bool,
+) -> Result<GenerateSummary, GenerateError> {
+    write_dataset_within(dataset, params, out_dir, format, force, None, progress)
+}
+
+/// `write_dataset` with an explicit size limit (`max_bytes`, None for the default).
+pub fn write_dataset_within(
+    dataset: Dataset,
+    params: &DayParams,
+    out_dir: &Path,
+    format: Option<FileFormat>,
+    force: bool,
+    max_bytes: Option<u64>,
     progress: &mut dyn FnMut(u64, u64) -> bool,
 ) -> Result<GenerateSummary, GenerateError> {
     let started = Instant::now();
@@ -188,7 +281,6 @@ pub fn write_dataset(
         defect_counts,
     };
 
-    io::ensure_dir(out_dir)?;
     if !force {
         if let Some(found) = existing_record(out_dir, &path, &file_name) {
             let same = expected(found.rows, found.bytes, found.defect_counts.clone());
@@ -198,15 +290,20 @@ pub fn write_dataset(
             }
         }
     }
+    check_file_output(&[(dataset, Some(format))], params, out_dir, max_bytes)?;
+    io::ensure_dir(out_dir)?;
 
     let builder = TableBuilder::new(dataset, params);
     let total = builder.rows() as u64;
-    let ranges = chunk_ranges(builder.rows());
     let window = (rayon::current_num_threads() * 2).max(2);
+    // Chunk ranges per window, never for the whole table (at a huge scale that list
+    // alone would not fit in memory).
+    let window_rows = CHUNK_ROWS * window;
     let mut sink = FileSink::create(&path, format, dataset.schema())?;
     let mut all_defects = Vec::new();
     let mut done = 0u64;
-    for group in ranges.chunks(window) {
+    for window_start in (0..builder.rows()).step_by(window_rows) {
+        let group = chunk_ranges(window_start..window_start.saturating_add(window_rows).min(builder.rows()));
         let parts: Vec<_> = group
             .par_iter()
             .map(|range| {

@@ -147,7 +147,8 @@ impl TableBuilder {
     /// The key column: a UUID per row, null or copied from the previous row when injected.
     fn uuid_keys(&self, column: &'static str, range: Range<usize>, out: &mut Vec<DefectRecord>) -> ArrayRef {
         let rng = self.rng(column);
-        let mut b = StringBuilder::with_capacity(range.len(), range.len() * 36);
+        let n = capacity(&range);
+        let mut b = StringBuilder::with_capacity(n, n * 36);
         for row in range {
             match self.defects.key_source_row(row) {
                 Some(src) => b.append_value(uuid_str(&rng.uuid(src as u64))),
@@ -174,7 +175,7 @@ impl TableBuilder {
     }
 
     fn contacts(&self, range: Range<usize>) -> Chunk {
-        let n = range.len();
+        let n = capacity(&range);
         let mut defects = Vec::new();
         let ids = self.uuid_keys("contact_id", range.clone(), &mut defects);
         let (r_first, r_last, r_company, r_email_domain) =
@@ -250,7 +251,7 @@ impl TableBuilder {
     }
 
     fn form_fills(&self, range: Range<usize>) -> Chunk {
-        let n = range.len();
+        let n = capacity(&range);
         let mut defects = Vec::new();
         let ids = self.uuid_keys("fill_id", range.clone(), &mut defects);
         let (r_form, r_contact, r_campaign, r_ref, r_ua, r_value, r_orphan) = (
@@ -327,7 +328,7 @@ impl TableBuilder {
     }
 
     fn website_activity(&self, range: Range<usize>) -> Chunk {
-        let n = range.len();
+        let n = capacity(&range);
         let mut defects = Vec::new();
         let ids = self.uuid_keys("session_id", range.clone(), &mut defects);
         let (r_contact, r_campaign, r_page, r_event, r_duration, r_pages, r_referrer, r_orphan) = (
@@ -437,6 +438,12 @@ impl TableBuilder {
         ];
         (columns, sorted(defects))
     }
+}
+
+/// Rows to reserve builder space for: the range, but never more than a chunk (a caller
+/// asking for a huge range grows the builders as rows arrive instead of reserving it all).
+fn capacity(range: &Range<usize>) -> usize {
+    range.len().min(super::CHUNK_ROWS)
 }
 
 fn strings<'a>(values: impl Iterator<Item = Option<&'a str>>) -> ArrayRef {

@@ -10,6 +10,7 @@ use crate::store::StoreError;
 
 pyo3::import_exception!(marketing_core.exceptions, MarketingCoreError);
 pyo3::import_exception!(marketing_core.exceptions, InvalidArgumentError);
+pyo3::import_exception!(marketing_core.exceptions, ResourceLimitError);
 pyo3::import_exception!(marketing_core.exceptions, FileError);
 pyo3::import_exception!(marketing_core.exceptions, CancelledError);
 pyo3::import_exception!(marketing_core.exceptions, InternalError);
@@ -55,6 +56,7 @@ impl From<GenerateError> for PyErr {
             GenerateError::Io(e) => e.into(),
             e @ GenerateError::Cancelled { .. } => CancelledError::new_err(e.to_string()),
             e @ GenerateError::Assemble { .. } => InternalError::new_err(e.to_string()),
+            e @ GenerateError::TooLarge { .. } => ResourceLimitError::new_err(e.to_string()),
         }
     }
 }

@@ -4,11 +4,15 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use pyo3::prelude::*;
+use pyo3::types::PyBool;
 use pyo3_arrow::PyTable;
 
 use super::errors::detach_catching;
-use crate::datasets::{check_scale, parse_ds, Dataset, FileFormat};
-use crate::generate::{write_dataset, generate_batches, DayParams, DefectRates, GenerateError, GenerateSummary};
+use crate::datasets::{check_scale, parse_ds, ArgumentError, Dataset, FileFormat};
+use crate::generate::{
+    check_day_output, check_memory_output, generate_batches, write_dataset_within, DayParams, DefectRates,
+    GenerateError, GenerateSummary,
+};
 
 /// What `generate` did for one dataset.
 #[pyclass(frozen, get_all, module = "marketing_core._core")]
@@ -52,19 +56,39 @@ impl From<GenerateSummary> for GenerateResult {
     }
 }
 
+/// A whole number in 0..=u64::MAX (`seed`, `max_bytes`): an int or anything with
+/// `__index__`, never a bool, float or string. `InvalidArgumentError` otherwise (PyO3's
+/// own conversion would raise OverflowError or TypeError).
+fn whole_number(value: &Bound<'_, PyAny>, name: &str) -> Result<u64, ArgumentError> {
+    let bad = || {
+        let shown = value.repr().map(|r| r.to_string()).unwrap_or_else(|_| "?".into());
+        let type_name = value.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+        ArgumentError::Other(format!("{name} must be a whole number from 0 to {}, got {shown} ({type_name})", u64::MAX))
+    };
+    if value.is_instance_of::<PyBool>() {
+        return Err(bad());
+    }
+    value.extract::<u64>().map_err(|_| bad())
+}
+
+fn optional_whole_number(value: Option<&Bound<'_, PyAny>>, name: &str) -> Result<Option<u64>, ArgumentError> {
+    value.filter(|v| !v.is_none()).map(|v| whole_number(v, name)).transpose()
+}
+
 fn day_params(
     ds: &str,
     scale_factor: f64,
-    seed: u64,
+    seed: &Bound<'_, PyAny>,
     defects: Option<BTreeMap<String, f64>>,
 ) -> Result<DayParams, GenerateError> {
+    let seed = whole_number(seed, "seed")?;
     let defects = DefectRates::parse(defects.iter().flatten().map(|(k, v)| (k.as_str(), *v)))?;
     Ok(DayParams { seed, ds: parse_ds(ds)?, scale_factor: check_scale(scale_factor)?, defects })
 }
 
 /// Writes one dataset for one day; see `marketing_core.generate`.
 #[pyfunction]
-#[pyo3(signature = (dataset, ds, out_dir, *, scale_factor=1.0, seed=42, format=None, force=false, defects=None, progress=None))]
+#[pyo3(signature = (dataset, ds, out_dir, *, scale_factor=1.0, seed=None, format=None, force=false, defects=None, progress=None, max_bytes=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn generate(
     py: Python<'_>,
@@ -72,15 +96,17 @@ pub fn generate(
     ds: &str,
     out_dir: PathBuf,
     scale_factor: f64,
-    seed: u64,
+    seed: Option<&Bound<'_, PyAny>>,
     format: Option<&str>,
     force: bool,
     defects: Option<BTreeMap<String, f64>>,
     progress: Option<Py<PyAny>>,
+    max_bytes: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<GenerateResult> {
     let dataset: Dataset = dataset.parse()?;
     let format: Option<FileFormat> = format.map(str::parse).transpose()?;
-    let params = day_params(ds, scale_factor, seed, defects)?;
+    let params = day_params(ds, scale_factor, &seed_or_default(py, seed), defects)?;
+    let max_bytes = optional_whole_number(max_bytes, "max_bytes")?;
     // A progress callback that raises (or Ctrl-C) cancels the run; the error is re-raised.
     let mut callback_error: Option<PyErr> = None;
     let summary = {
@@ -101,7 +127,7 @@ pub fn generate(
             })
         };
         detach_catching(py, "generate", move || {
-            write_dataset(dataset, &params, &out_dir, format, force, &mut report)
+            write_dataset_within(dataset, &params, &out_dir, format, force, max_bytes, &mut report)
         })
     };
     match (summary, callback_error) {
@@ -113,20 +139,58 @@ pub fn generate(
 /// One dataset for one day as a pyarrow.Table (handed over through the Arrow C stream
 /// interface, without copying).
 #[pyfunction]
-#[pyo3(signature = (dataset, ds, *, scale_factor=1.0, seed=42, defects=None))]
+#[pyo3(signature = (dataset, ds, *, scale_factor=1.0, seed=None, defects=None, max_bytes=None))]
 pub fn generate_table<'py>(
     py: Python<'py>,
     dataset: &str,
     ds: &str,
     scale_factor: f64,
-    seed: u64,
+    seed: Option<&Bound<'py, PyAny>>,
     defects: Option<BTreeMap<String, f64>>,
+    max_bytes: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let dataset: Dataset = dataset.parse()?;
-    let params = day_params(ds, scale_factor, seed, defects)?;
+    let params = day_params(ds, scale_factor, &seed_or_default(py, seed), defects)?;
+    check_memory_output(dataset, &params, optional_whole_number(max_bytes, "max_bytes")?)?;
     let (schema, batches, _) =
         detach_catching(py, "generate_table", move || generate_batches(dataset, &params))?;
     PyTable::try_new(batches, schema)?.into_pyarrow(py)
+}
+
+/// The default seed when none (or None) is given.
+const DEFAULT_SEED: u64 = 42;
+
+fn seed_or_default<'py>(py: Python<'py>, seed: Option<&Bound<'py, PyAny>>) -> Bound<'py, PyAny> {
+    match seed {
+        Some(s) if !s.is_none() => s.clone(),
+        _ => DEFAULT_SEED.into_pyobject(py).map(|s| s.into_any()).unwrap_or_else(|e| match e {}),
+    }
+}
+
+/// Refuses a run of several datasets (`generate_day`) whose new files together would
+/// exceed the limit, before the first one is written (see `check_day_output`). `formats` maps dataset to format (None:
+/// the dataset's default).
+#[pyfunction]
+#[pyo3(signature = (datasets, ds, out_dir, *, scale_factor=1.0, seed=None, defects=None, max_bytes=None))]
+#[allow(clippy::too_many_arguments)]
+pub fn check_output_size(
+    py: Python<'_>,
+    datasets: Vec<(String, Option<String>)>,
+    ds: &str,
+    out_dir: PathBuf,
+    scale_factor: f64,
+    seed: Option<&Bound<'_, PyAny>>,
+    defects: Option<BTreeMap<String, f64>>,
+    max_bytes: Option<&Bound<'_, PyAny>>,
+) -> PyResult<()> {
+    let params = day_params(ds, scale_factor, &seed_or_default(py, seed), defects)?;
+    let max_bytes = optional_whole_number(max_bytes, "max_bytes")?;
+    let items = datasets
+        .iter()
+        .map(|(d, f)| Ok((d.parse::<Dataset>()?, f.as_deref().map(str::parse::<FileFormat>).transpose()?)))
+        .collect::<Result<Vec<(Dataset, Option<FileFormat>)>, ArgumentError>>()?;
+    check_day_output(&items, &params, &out_dir, max_bytes)?;
+    Ok(())
 }
 
 /// Dataset names in dependency order.

@@ -12,6 +12,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<generate::GenerateResult>()?;
     m.add_function(wrap_pyfunction!(generate::generate, m)?)?;
     m.add_function(wrap_pyfunction!(generate::generate_table, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::check_output_size, m)?)?;
     m.add_function(wrap_pyfunction!(generate::dataset_names, m)?)?;
     m.add_function(wrap_pyfunction!(generate::dataset_info, m)?)?;
     m.add_function(wrap_pyfunction!(validate::validate_file, m)?)?;
