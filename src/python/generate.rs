@@ -8,7 +8,7 @@ use pyo3_arrow::PyTable;
 
 use super::errors::detach_catching;
 use crate::datasets::{check_scale, parse_ds, Dataset, FileFormat};
-use crate::generate::{write_dataset, generate_batches, DayParams, DefectRates, GenerateError, GenerateSummary};
+use crate::generate::{write_dataset, generate_batches, DayParams, DefectKind, DefectRates, GenerateError, GenerateSummary};
 
 /// What `generate` did for one dataset.
 #[pyclass(frozen, get_all, module = "marketing_core._core")]
@@ -133,6 +133,13 @@ pub fn generate_table<'py>(
 #[pyfunction]
 pub fn dataset_names() -> Vec<&'static str> {
     Dataset::names()
+}
+
+/// The defect kinds `generate(defects=...)` accepts, in the generator's order: the one
+/// list that DAG param schemas and CLI help derive from.
+#[pyfunction]
+pub fn defect_kinds() -> Vec<&'static str> {
+    DefectKind::ALL.iter().map(|kind| kind.name()).collect()
 }
 
 /// Properties of a dataset: key column, default format, rows at scale 1, file name.
