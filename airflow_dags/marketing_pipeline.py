@@ -32,7 +32,15 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator
 from airflow.sdk import DAG, Param, TaskGroup
 
-from marketing_core.airflow.dag_defaults import DS, DUCKDB, START_DATE, default_args, warehouse_target
+from marketing_core.airflow.dag_defaults import (
+    DS,
+    DUCKDB,
+    START_DATE,
+    day_param,
+    default_args,
+    generation_params,
+    warehouse_target,
+)
 from marketing_core.airflow.operators import (
     GenerateDatasetOperator,
     LoadRawDayOperator,
@@ -41,7 +49,7 @@ from marketing_core.airflow.operators import (
 )
 from marketing_core.airflow.steps import alert_new_dq_failures, choose_dq_path, summarize_day
 from marketing_core.airflow.transform import dbt_task_group
-from marketing_core.generation import DATASETS, DEFAULT_SEED
+from marketing_core.generation import DATASETS
 from marketing_core.pipeline import DayPaths, day_upload_patterns, default_data_dir
 
 DAG_ID = "marketing_pipeline"
@@ -68,10 +76,8 @@ with DAG(
     default_args=default_args(),
     tags=["marketing", "marketing_core"],
     params={
-        "ds": Param(None, type=["null", "string"], description="Day YYYY-MM-DD (default: the run's logical date)"),
-        "scale_factor": Param(1.0, type="number", minimum=0, description="Data size; 1.0 ≈ 500k website events"),
-        "seed": Param(DEFAULT_SEED, type="integer", description="Random seed: same seed, same files"),
-        "defects": Param({}, type="object", description='Injected defect rates, e.g. {"bad_email": 0.01}'),
+        "ds": day_param(),
+        **generation_params(),
         "data_dir": Param(str(default_data_dir()), type="string", description="Local working directory"),
         "bucket": Param("marketing-data", type="string"),
         "store": Param(os.environ.get("MARKETING_CORE_STORE_URL", ""), type="string",

@@ -23,7 +23,7 @@ import os
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import DAG, Param
 
-from marketing_core.airflow.dag_defaults import DS, DUCKDB, START_DATE, default_args, warehouse_target
+from marketing_core.airflow.dag_defaults import DS, DUCKDB, START_DATE, day_param, default_args, warehouse_target
 from marketing_core.airflow.operators import DbtOperator, LoadRawDayOperator
 from marketing_core.generation import DATASETS
 from marketing_core.pipeline import default_data_dir
@@ -47,7 +47,7 @@ with DAG(
     default_args=default_args(),
     tags=["marketing", "marketing_core", "s3"],
     params={
-        "ds": Param(None, type=["null", "string"], description="Day YYYY-MM-DD (default: the run's logical date)"),
+        "ds": day_param(),
         "bucket": Param("marketing-data", type="string"),
         "aws_conn_id": Param(os.environ.get("MARKETING_CORE_AWS_CONN_ID", "aws_default"), type="string"),
         "data_dir": Param(str(default_data_dir()), type="string", description="Local working directory"),

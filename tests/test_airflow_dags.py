@@ -203,16 +203,71 @@ def test_the_dags_import_cleanly_and_every_task_retries_with_callbacks():
     contacts = pipeline.get_task("generate.contacts")
     assert {t for t in contacts.upstream_task_ids} == {"generate.campaigns", "generate.forms", "generate.pages"}
     assert contacts.downstream_task_ids == {"generate.form_fills", "generate.website_activity"}
-    # transform: one cosmos task per dbt model, in the project's order, then the tests.
-    transform = {t for t in pipeline.task_ids if t.startswith("transform.")}
-    assert {"transform.stg_marketing__contacts_run", "transform.mart_contacts_run",
-            "transform.mart_lead_funnel_run", "transform.dbt_test"} <= transform
-    assert "transform.stg_marketing__contacts_run" in pipeline.get_task("transform.mart_contacts_run").upstream_task_ids
-    assert pipeline.get_task("transform.dbt_test").downstream_task_ids == {"summarize"}
+    # transform: one cosmos task per dbt model, a `dbt build` of the model and its tests, in
+    # the project's order: a mart starts only once its parents' tests passed.
+    builds = {t.removeprefix("transform.").removesuffix("_model_build"): pipeline.get_task(t)
+              for t in pipeline.task_ids if t.startswith("transform.") and t.endswith("_model_build")}
+    assert {"stg_marketing__contacts", "stg_marketing__form_fills", "mart_contacts", "mart_lead_funnel"} <= set(builds)
+    for model, task in builds.items():
+        assert task.base_cmd == ["build"], model  # the model, then its tests, in one task
+    assert pipeline.get_task("transform.mart_contacts_model_build").upstream_task_ids == {
+        "transform.stg_marketing__contacts_model_build"}
+    assert {"transform.mart_contacts_model_build", "transform.mart_form_fills_model_build",
+            "transform.mart_website_activity_model_build"} == pipeline.get_task(
+        "transform.mart_lead_funnel_model_build").upstream_task_ids
+    # A test on two models runs once both are built, in its own task.
+    relationship = pipeline.get_task(
+        "transform.relationships_stg_marketing__form_fills_contact_id__contact_id__ref_stg_marketing__contacts__test")
+    assert relationship.upstream_task_ids == {"transform.stg_marketing__contacts_model_build",
+                                              "transform.stg_marketing__form_fills_model_build"}
+    assert not [t for t in pipeline.task_ids if t.startswith("transform.") and "dbt_test" in t]  # no test-everything task
     assert pipeline.get_task("check_new_dq_failures").downstream_task_ids == {"alert_new_dq_failures", "no_new_dq_failures"}
     sensor = bag.get_dag("s3_event_pipeline").get_task("wait_for_valid_data")
     assert sensor.mode == "reschedule"
     assert {t.pool for t in bag.get_dag("s3_event_pipeline").tasks if t.task_id != "wait_for_valid_data"} == {"warehouse"}
+
+
+@pytest.fixture(scope="module")
+def pipeline_dag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO / "airflow_dags")).get_dag("marketing_pipeline")
+
+
+@pytest.mark.parametrize("conf, message", [
+    ({"defects": {"bad_emial": 0.01}}, "'bad_emial' was unexpected"),
+    ({"defects": {"bad_email": 1.5}}, "1.5 is greater than the maximum of 1"),
+    ({"defects": {"bad_email": "0.1"}}, "'0.1' is not of type 'number'"),
+    ({"scale_factor": 0}, "0 is less than or equal to the minimum of 0"),
+    ({"seed": -1}, "-1 is less than the minimum of 0"),
+    ({"seed": 1.5}, "1.5 is not of type 'integer'"),
+    ({"ds": "2025-13-01"}, "'2025-13-01' is not a 'date'"),
+    ({"ds": "26.05.2025"}, "'26.05.2025' is not a 'date'"),
+])
+def test_a_bad_run_conf_is_refused_when_the_run_is_triggered(pipeline_dag, conf, message):
+    import copy
+
+    from airflow.sdk.exceptions import ParamValidationError
+
+    from marketing_core.generation import DEFECT_KINDS
+
+    dag = pipeline_dag
+    good = copy.deepcopy(dag.params)
+    good.update({"ds": DAY1, "scale_factor": 0.5, "seed": 0, "defects": {kind: 0.01 for kind in DEFECT_KINDS}})
+    assert good.validate()["defects"] == {kind: 0.01 for kind in DEFECT_KINDS}  # every kind the generator knows
+    with pytest.raises(ParamValidationError, match=message):
+        params = copy.deepcopy(dag.params)
+        params.update(conf)
+        params.validate()
+
+
+def test_a_bad_run_conf_runs_no_task(pipeline_dag):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="bad_emial"):
+        pipeline_dag.test(run_conf={"ds": DAY1, "defects": {"bad_emial": 0.01}})
+    with sqlite3.connect(airflow_db()) as con:
+        assert con.execute("select count(*) from dag_run where conf like '%bad_emial%'").fetchone()[0] == 0
 
 
 def test_a_transient_failure_is_retried_and_a_clean_day_lands_in_the_marts(scenario, s3):

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 
 import pytest
+from airflow.sdk.exceptions import AirflowFailException
 
 from conftest import DS
 from marketing_core.airflow.operators import (
@@ -16,7 +18,7 @@ from marketing_core.airflow.operators import (
     ValidateFileOperator,
     run_ds,
 )
-from marketing_core.exceptions import ConflictError, ValidationError
+from marketing_core.exceptions import ConflictError, InvalidArgumentError, StorageError, ValidationError
 
 
 class TI:
@@ -72,8 +74,10 @@ def test_validate_fails_the_task_on_an_unreadable_file(tmp_path, caplog):
     bad = tmp_path / f"form_fills_{DS}.parquet"
     bad.write_bytes(b"PAR1 not really parquet")
     op = ValidateFileOperator(task_id="validate_form_fills", path=str(bad), out_dir=str(tmp_path / "out"))
-    with pytest.raises(ValidationError, match="form_fills_2025-05-25.parquet"):
+    # The same file fails the same way on every attempt: failed at once, not retried.
+    with pytest.raises(AirflowFailException, match="ValidationError: .*form_fills_2025-05-25.parquet") as failed:
         op.execute({"ti": TI()})
+    assert isinstance(failed.value.__cause__, ValidationError)
     assert metrics(caplog)[-1]["status"] == "failed"
 
 
@@ -92,8 +96,44 @@ def test_upload_is_idempotent_and_refuses_changed_content(tmp_path):
     assert first["uris"] == [f"file://{tmp_path / 'bucket'}/marketing-data/valid-data/contacts/ds={DS}/contacts_{DS}.csv"]
     assert upload()["counts"] == {"uploaded": 0, "skipped": 1, "conflict": 0, "failed": 0}
     (root / f"contacts_{DS}.csv").write_text("contact_id\nC2\n")
-    with pytest.raises(ConflictError):
+    with pytest.raises(AirflowFailException, match="ConflictError") as failed:
         upload()
+    assert isinstance(failed.value.__cause__, ConflictError)
+
+
+@pytest.mark.parametrize("argument, value, message", [
+    ("defects", '{"bad_emial": 0.1}', "unknown defect kind \"bad_emial\""),
+    ("defects", '{"bad_email": 1.5}', "bad_email"),
+    ("defects", '{"bad_email": "lots"}', "defects: cannot use"),
+    ("scale_factor", "big", "scale_factor: cannot use 'big'"),
+    ("seed", "4.5", "seed: cannot use '4.5'"),
+])
+def test_a_bad_argument_fails_the_task_at_once_naming_it(tmp_path, argument, value, message):
+    args = {"scale_factor": "0.01", "seed": "5", "defects": None, argument: value}
+    op = GenerateDatasetOperator(task_id="generate_contacts", dataset="contacts", out_dir=str(tmp_path), ds=DS, **args)
+    with pytest.raises(AirflowFailException, match=message) as failed:
+        op.execute({"ti": TI()})
+    assert isinstance(failed.value.__cause__, InvalidArgumentError)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_an_unreachable_store_is_a_transient_error_that_airflow_retries(tmp_path):
+    root = tmp_path / "validated" / "valid-data" / "contacts" / f"ds={DS}"
+    root.mkdir(parents=True)
+    (root / f"contacts_{DS}.csv").write_text("contact_id\nC1\n")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    op = UploadFilesOperator(task_id="upload", root=str(tmp_path / "validated"), patterns=["**/*"],
+                             bucket="marketing-data", store="s3://", aws_conn_id="")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+        mp.setenv("AWS_ACCESS_KEY_ID", "test")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "test")
+        mp.setenv("AWS_REGION", "us-east-1")
+        with pytest.raises(StorageError) as raised:
+            op.execute({"ti": TI()})
+    assert not isinstance(raised.value, AirflowFailException) and type(raised.value) is StorageError
 
 
 def test_the_day_comes_from_the_argument_the_logical_date_or_the_run():

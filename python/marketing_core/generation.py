@@ -30,15 +30,8 @@ __all__ = [
 #: Dataset names in dependency order: dimensions, then contacts, then facts.
 DATASETS: tuple[str, ...] = tuple(_core.dataset_names())
 DEFAULT_SEED = 42
-DEFECT_KINDS: tuple[str, ...] = (
-    "null_key",
-    "duplicate_key",
-    "bad_email",
-    "stale_date",
-    "orphan_foreign_key",
-    "out_of_range",
-    "inconsistent_bounce",
-)
+#: Defect kinds ``defects`` accepts: the Rust core's list (one source).
+DEFECT_KINDS: tuple[str, ...] = tuple(_core.defect_kinds())
 
 Progress = Callable[[int, int], object]
 

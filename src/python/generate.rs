@@ -10,7 +10,7 @@ use pyo3_arrow::PyTable;
 use super::errors::detach_catching;
 use crate::datasets::{check_scale, parse_ds, ArgumentError, Dataset, FileFormat};
 use crate::generate::{
-    check_day_output, check_memory_output, generate_batches, write_dataset_within, DayParams, DefectRates,
+    check_day_output, check_memory_output, generate_batches, write_dataset_within, DayParams, DefectKind, DefectRates,
     GenerateError, GenerateSummary,
 };
 
@@ -197,6 +197,13 @@ pub fn check_output_size(
 #[pyfunction]
 pub fn dataset_names() -> Vec<&'static str> {
     Dataset::names()
+}
+
+/// The defect kinds `generate(defects=...)` accepts, in the generator's order: the one
+/// list that DAG param schemas and CLI help derive from.
+#[pyfunction]
+pub fn defect_kinds() -> Vec<&'static str> {
+    DefectKind::ALL.iter().map(|kind| kind.name()).collect()
 }
 
 /// Properties of a dataset: key column, default format, rows at scale 1, file name.

@@ -15,6 +15,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(generate::check_output_size, m)?)?;
     m.add_function(wrap_pyfunction!(generate::dataset_names, m)?)?;
     m.add_function(wrap_pyfunction!(generate::dataset_info, m)?)?;
+    m.add_function(wrap_pyfunction!(generate::defect_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(validate::validate_file, m)?)?;
     m.add_function(wrap_pyfunction!(validate::validate_table, m)?)?;
     m.add_function(wrap_pyfunction!(validate::default_contract, m)?)?;

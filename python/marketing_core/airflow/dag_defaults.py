@@ -1,4 +1,5 @@
-"""What every marketing DAG shares: task defaults, the day and warehouse templates."""
+"""What every marketing DAG shares: task defaults, param schemas, the day and warehouse
+templates."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime as dt
 import os
 from typing import Any
 
+from marketing_core.generation import DEFAULT_SEED, DEFECT_KINDS
 from marketing_core.pipeline import DayPaths
 
 from .callbacks import notify_failure
@@ -38,4 +40,32 @@ def default_args() -> dict[str, Any]:
         "on_failure_callback": [notify_failure, log_failure],
         "on_success_callback": [log_success],
         "on_retry_callback": [log_retry],
+    }
+
+
+def day_param() -> Any:
+    """The ``ds`` param: a date (JSON Schema ``format: date``, checked when the run is
+    triggered) or null for the run's logical date."""
+    from airflow.sdk import Param
+
+    return Param(None, type=["null", "string"], format="date",
+                 description="Day YYYY-MM-DD (default: the run's logical date)")
+
+
+def generation_params() -> dict[str, Any]:
+    """The generator's params, with schemas Airflow checks when a run is triggered, so a
+    typo is refused at once instead of failing every task: ``scale_factor`` > 0, ``seed``
+    an integer >= 0, ``defects`` only the kinds the generator knows (``DEFECT_KINDS``,
+    the Rust core's list), each rate in [0, 1]."""
+    from airflow.sdk import Param
+
+    rate = {"type": "number", "minimum": 0, "maximum": 1}
+    return {
+        "scale_factor": Param(1.0, type="number", exclusiveMinimum=0,
+                              description="Data size, > 0; 1.0 ≈ 500k website events"),
+        "seed": Param(DEFAULT_SEED, type="integer", minimum=0, description="Random seed: same seed, same files"),
+        "defects": Param({}, type="object", properties={kind: rate for kind in DEFECT_KINDS},
+                         additionalProperties=False,
+                         description=f'Injected defect rates in [0, 1], e.g. {{"bad_email": 0.01}}; kinds: '
+                                     f'{", ".join(DEFECT_KINDS)}'),
     }

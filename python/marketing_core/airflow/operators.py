@@ -8,13 +8,19 @@ import or in ``__init__``: the library is imported inside ``execute``.
 Credentials: an Airflow ``aws`` connection (``aws_conn_id``; MinIO/SeaweedFS through
 ``endpoint_url`` in its extras), else the standard AWS environment variables, else the
 store URL given (``file://`` for the embedded local bucket).
+
+Fail fast: an error that a retry cannot fix (``fail_fast``: bad arguments, an unusable
+contract, an unreadable file, an unsafe key, a conflict, rejected credentials) fails the
+task at once, without retries, so it alerts once; transient storage faults (5xx,
+timeouts) raise ``StorageError`` and are retried.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping, Sequence
-from typing import Any
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from airflow.sdk import BaseOperator
 
@@ -26,9 +32,64 @@ __all__ = [
     "LoadRawDayOperator",
     "UploadFilesOperator",
     "ValidateFileOperator",
+    "deterministic_errors",
+    "fail_fast",
     "resolve_store",
     "run_ds",
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def deterministic_errors() -> tuple[type[BaseException], ...]:
+    """The marketing_core errors that a retry of the same task cannot fix: the same
+    arguments, contract, file and bucket give the same error. ``AuthenticationError``
+    too: a rejected key needs a person, not three more attempts over half an hour; and
+    ``ConflictError``: the object at the key stays different. Plain ``StorageError``
+    (server errors, timeouts, connection resets), ``CancelledError`` and
+    ``InternalError`` keep Airflow's retries."""
+    from marketing_core import exceptions as mc
+
+    return (
+        mc.InvalidArgumentError,
+        mc.ContractError,
+        mc.ValidationError,
+        mc.FileError,
+        mc.InvalidKeyError,
+        mc.InvalidBucketError,
+        mc.ConflictError,
+        mc.AuthenticationError,
+    )
+
+
+def fail_fast(execute: F) -> F:
+    """Decorates an operator's ``execute``: a deterministic error (``deterministic_errors``)
+    is re-raised as ``AirflowFailException``, which fails the task without retries (one
+    attempt, one failure alert); every other error propagates unchanged and is retried."""
+
+    @functools.wraps(execute)
+    def wrapper(self, context):
+        try:
+            return execute(self, context)
+        except deterministic_errors() as exc:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"{type(exc).__name__}: {exc} (not retried: a retry gives the same error)") from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _argument(name: str, convert: Callable[[Any], Any], value: Any) -> Any:
+    """``convert(value)`` for the (rendered) argument ``name``; a value it cannot convert
+    is an ``InvalidArgumentError`` naming the argument, so it fails fast too."""
+    from marketing_core.exceptions import InvalidArgumentError
+
+    try:
+        return convert(value)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidArgumentError):
+            raise
+        raise InvalidArgumentError(f"{name}: cannot use {value!r}: {exc}") from exc
 
 
 def run_ds(ds: str | None, context: Mapping[str, Any]) -> str:
@@ -90,6 +151,7 @@ class GenerateDatasetOperator(BaseOperator):
         self.file_format = file_format
         self.force = force
 
+    @fail_fast
     @capture_metrics
     def execute(self, context: Any) -> dict[str, Any]:
         from marketing_core import generation
@@ -98,11 +160,11 @@ class GenerateDatasetOperator(BaseOperator):
             self.dataset,
             run_ds(self.ds, context),
             self.out_dir,
-            scale_factor=float(self.scale_factor),
-            seed=int(self.seed),
+            scale_factor=_argument("scale_factor", float, self.scale_factor),
+            seed=_argument("seed", int, self.seed),
             format=self.file_format or None,
             force=self.force,
-            defects=generation.parse_defects(self.defects),
+            defects=_argument("defects", generation.parse_defects, self.defects),
         )
         return generation.result_summary(result)
 
@@ -143,6 +205,7 @@ class ValidateFileOperator(BaseOperator):
         self.contract = contract
         self.output_format = output_format
 
+    @fail_fast
     @capture_metrics
     def execute(self, context: Any) -> dict[str, Any]:
         from marketing_core import validation
@@ -200,6 +263,7 @@ class UploadFilesOperator(BaseOperator):
         self.concurrency = concurrency
         self.metadata = metadata
 
+    @fail_fast
     @capture_metrics
     def execute(self, context: Any) -> dict[str, Any]:
         from marketing_core import storage
@@ -252,6 +316,7 @@ class LoadRawDayOperator(BaseOperator):
         self.metadata = metadata
         self.allow_missing = allow_missing
 
+    @fail_fast
     @capture_metrics
     def execute(self, context: Any) -> dict[str, Any]:
         from marketing_core import storage, warehouse
@@ -296,6 +361,7 @@ class DbtOperator(BaseOperator):
         self.target = target
         self.duckdb = duckdb
 
+    @fail_fast
     @capture_metrics
     def execute(self, context: Any) -> dict[str, Any]:
         from marketing_core import warehouse
