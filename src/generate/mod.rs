@@ -48,7 +48,7 @@ pub enum GenerateError {
     /// Refused before anything was allocated or written.
     #[error(
         "{what} at scale_factor {scale_factor} ({rows} rows) would take about {estimate}, \
-         more than {limit}; pass max_bytes= (--max-bytes, ${env}) to allow it",
+         more than {limit}; set max_bytes= (--max-bytes, ${env}) to change the limit",
         env = limits::MAX_BYTES_ENV
     )]
     TooLarge { what: String, scale_factor: f64, rows: u64, estimate: limits::Bytes, limit: Limit },
