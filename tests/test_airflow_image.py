@@ -34,8 +34,8 @@ def dockerfile_arg(name: str) -> str:
     return found.group(1)
 
 
-def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
-    done = subprocess.run(args, capture_output=True, text=True, timeout=600, **kwargs)
+def run(args: list[str], timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    done = subprocess.run(args, capture_output=True, text=True, timeout=timeout, **kwargs)
     assert done.returncode == 0, f"{' '.join(args[:3])} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
 
@@ -58,9 +58,14 @@ IMPORT_DAGS = textwrap.dedent("""
 def test_the_image_environment_imports_both_dags(tmp_path):
     airflow_version, python_version = dockerfile_arg("AIRFLOW_VERSION"), dockerfile_arg("PYTHON_VERSION")
     wheels = tmp_path / "wheels"
-    env = {**os.environ, "CARGO_TARGET_DIR": os.environ.get(
-        "CARGO_TARGET_DIR", os.path.expanduser("~/.cache/marketing_core/target"))}
-    run([MATURIN, "build", "--release", "--quiet", "--out", str(wheels)], cwd=REPO, env=env)
+    # The environment `./dev setup` builds with (same target dir, interpreter and VIRTUAL_ENV),
+    # so cargo reuses its release build instead of rebuilding the crate for other settings.
+    venv_bin = os.path.dirname(sys.executable)
+    env = {**os.environ, "VIRTUAL_ENV": os.path.dirname(venv_bin),
+           "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
+           "CARGO_TARGET_DIR": os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/marketing_core/target"))}
+    run([MATURIN, "build", "--release", "--quiet", "--interpreter", sys.executable, "--out", str(wheels)],
+        cwd=REPO, env=env, timeout=1800)
     [wheel] = wheels.glob("marketing_core-*.whl")
 
     venv = tmp_path / "image-venv"
