@@ -3,7 +3,9 @@
 
 1. **generate**: the six datasets for the day (`campaigns`, `forms`, `pages` in parallel,
    then `contacts`, then `form_fills` and `website_activity`), deterministic for the seed,
-   sized by `scale_factor`; `defects` injects known bad rows (e.g. `{"bad_email": 0.01}`).
+   sized by `scale_factor`; `defects` injects known bad rows (e.g. `{"bad_email": 0.01}`;
+   only the generator's kinds, rates in [0, 1]: a bad conf is refused when the run is
+   triggered).
 2. **validate**: each file against its data contract; foreign keys are checked against
    that day's dimension and contact files. Good rows go on, bad rows are quarantined with
    the checks they failed; checks and failure signatures go to the metadata store.
@@ -14,7 +16,9 @@
    Bad rows never block good ones: the main path always continues.
 5. **load_raw** then **transform**: the day's valid files into the warehouse raw tables,
    then the dbt project for the day through astronomer-cosmos, one task per model
-   (`dbt build` of the model and its tests: staging → core marts → KPI marts).
+   (`dbt build` of the model and its tests: staging → core marts → KPI marts), so a mart
+   is built only once its parents' tests passed; a test on two models runs in its own
+   task once both are built.
 6. **summarize**: rows per dataset and stage, DQ results, alerts, uploads, marts, KPIs.
 
 Embedded defaults (no accounts): files under `data_dir` (default `$MARKETING_CORE_DATA_DIR`),
@@ -155,7 +159,8 @@ with DAG(
         duckdb=DUCKDB,
         metadata=METADATA,
     )
-    # One task per dbt model (astronomer-cosmos): `dbt build` of the model and its tests.
+    # One task per dbt model (astronomer-cosmos): `dbt build` of the model and its tests,
+    # downstream of its parents' tasks (whose tests they ran); two-model tests on their own.
     transform = dbt_task_group("transform", ds=DS, target=TARGET, duckdb=DUCKDB)
     summarize = PythonOperator(
         task_id="summarize",

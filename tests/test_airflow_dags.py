@@ -8,7 +8,10 @@ One module-scoped scenario runs the days in order and each test asserts one beha
 - day 2 with injected defects (quarantine exactly the injected rows, alert once);
 - day 2 again (uploads nothing, adds no mart rows, no alert);
 - day 3 with the same defects (a known failure signature: no alert);
-- the sensor DAG for day 2 (objects exist) and for day 4 (objects land while it waits).
+- the sensor DAG for day 2 (objects exist) and for day 4 (objects land while it waits);
+- day 3 again with every contact twice in the bucket (a staging test fails: the marts on
+  it are not built);
+- day 5 with a bucket name S3 refuses (a deterministic error: one attempt, one alert).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import pytest
 from conftest import REPO, Webhook
 from s3_server import ACCESS_KEY, REGION, SECRET_KEY
 
-DAY1, DAY2, DAY3, DAY4 = "2025-05-25", "2025-05-26", "2025-05-27", "2025-05-28"
+DAY1, DAY2, DAY3, DAY4, DAY5 = "2025-05-25", "2025-05-26", "2025-05-27", "2025-05-28", "2025-05-29"
 SCALE = 0.01
 DEFECTS = {"bad_email": 0.02, "orphan_foreign_key": 0.01, "duplicate_key": 0.005}
 CONN_ID = "mc_dag_s3"
@@ -160,6 +163,20 @@ def scenario(s3, tmp_path_factory):
         lander = When(lambda: task_state("s3_event_pipeline", "wait_for_valid_data") == "up_for_reschedule", land_day4)
         out["sensor_day4"] = run("s3_event_pipeline", DAY4)
         lander.join(timeout=1)
+
+        # Day 3 again with every contact twice in the bucket (a second copy of the valid file,
+        # written past validation): the staging model's unique test fails in its build task.
+        client = s3.client()
+        contacts = next(k for k in bucket_objects(s3, bucket) if k.startswith(f"valid-data/contacts/ds={DAY3}/"))
+        folder, name = contacts.rsplit("/", 1)
+        client.copy_object(Bucket=bucket, Key=f"{folder}/copy-{name}", CopySource={"Bucket": bucket, "Key": contacts})
+        out["alerts_before_duplicates"] = len(hook.received)
+        out["day3_duplicates"] = run("marketing_pipeline", DAY3, defects=DEFECTS)
+        out["alerts_after_duplicates"] = len(hook.received)
+
+        # A bucket name the S3 rules refuse (passes the params, fails in the upload tasks).
+        out["bad_bucket"] = run("marketing_pipeline", DAY5, bucket="Marketing_Data")
+        out["alerts_after_bad_bucket"] = len(hook.received)
     hook.close()
     logging.getLogger("marketing_core.metrics").removeHandler(metrics)
     return out
@@ -373,3 +390,34 @@ def test_every_task_attempt_logs_one_json_metrics_line(scenario):
     contacts = next(m for m in lines if m["task_id"] == "validate.contacts")
     assert contacts["dataset"] == "contacts" and contacts["rows_in"] == contacts["rows_out"] > 0
     assert contacts["data_status"] == "passed"
+
+
+def test_a_failed_staging_test_leaves_the_marts_on_it_unbuilt(scenario):
+    run = scenario["day3_duplicates"]
+    states = run.task_states
+    assert run.state == "failed"
+    # The model and its tests run in one task: the unique test on contact_id fails it.
+    assert states["transform.stg_marketing__contacts_model_build"] == "failed"
+    for mart in ("mart_contacts", "mart_lead_funnel"):
+        assert states[f"transform.{mart}_model_build"] == "upstream_failed", mart
+    assert states["transform.relationships_stg_marketing__form_fills_contact_id__contact_id__ref_stg_marketing__contacts__test"] == "upstream_failed"
+    # Marts that do not read contacts are built as usual.
+    for mart in ("mart_forms", "mart_pages", "mart_campaigns", "mart_form_fills"):
+        assert states[f"transform.{mart}_model_build"] == "success", mart
+    assert scenario["alerts_after_duplicates"] - scenario["alerts_before_duplicates"] == 1
+    assert "stg_marketing__contacts_model_build" in scenario["alerts"][scenario["alerts_before_duplicates"]]["text"]
+
+
+def test_a_deterministic_error_fails_its_task_at_once_with_one_alert(scenario):
+    run = scenario["bad_bucket"]
+    assert run.state == "failed"
+    uploads = ("upload.valid_data", "upload.quarantine_data", "upload.dq_reports")
+    for task in uploads:
+        assert run.task_states[task] == "failed" and run.try_numbers[task] == 1, task  # no retry
+    assert run.task_states["generate.contacts"] == run.task_states["validate.contacts"] == "success"
+    assert run.task_states["load_raw"] == "upstream_failed"
+    alerts = [a["text"] for a in scenario["alerts"][scenario["alerts_after_duplicates"]:]]
+    assert len(alerts) == len(uploads)  # one per failed task, not one per attempt
+    for task in uploads:
+        assert sum(f"marketing_pipeline.{task}" in text for text in alerts) == 1, task
+    assert all("InvalidBucketError" in text and "Marketing_Data" in text for text in alerts)
