@@ -183,6 +183,56 @@ def sign_v4(method: str, path: str, headers: list[tuple[str, str]], access_key: 
     return kept
 
 
+class MotoServer:
+    """moto's S3 (``moto_server``, from requirements/dev.lock) on 127.0.0.1: a second S3
+    implementation, which honours If-None-Match / If-Match as AWS does. Stopped by
+    SIGTERM to the PID started here."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_ports(1)[0]
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> MotoServer:
+        binary = Path(sys.executable).parent / "moto_server"
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_DEFAULT_REGION=REGION)
+        self._log = open(self.data_dir / "moto.log", "ab")
+        self.proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(self.port)], env=env,
+                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=self.data_dir)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"moto_server exited with {self.proc.returncode}; see {self.data_dir / 'moto.log'}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"moto_server did not start in {timeout} s")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    client = SeaweedServer.client
+
+
 class CountingProxy:
     """An HTTP/1.1 proxy on 127.0.0.1 that forwards every request unchanged (the Host
     header too, so SigV4 signatures stay valid) and records (method, path, status).

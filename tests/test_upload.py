@@ -27,7 +27,7 @@ from marketing_core.metadata import MetadataStore
 from marketing_core.storage import StoreConfig, store_config_from_connection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from s3_server import ACCESS_KEY, REGION, SECRET_KEY, CountingProxy, SeaweedServer  # noqa: E402
+from s3_server import ACCESS_KEY, REGION, SECRET_KEY, CountingProxy, MotoServer, SeaweedServer  # noqa: E402
 
 DS = "2025-05-25"
 MIB = 1024 * 1024
@@ -579,6 +579,48 @@ def test_cli_conditional_writes_flag(tmp_path, s3, blind, bucket):
     assumed = subprocess.run(cmd + ["--conditional-writes", "assume"], capture_output=True, text=True, timeout=60, env=env)
     assert assumed.returncode == 0, assumed.stdout + assumed.stderr
     assert "2 uploaded" in assumed.stdout
+
+
+# -- a second S3 implementation: moto -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory):
+    server = MotoServer(tmp_path_factory.mktemp("moto")).start()
+    yield server
+    server.stop()
+
+
+def test_moto_passes_the_probe_and_uploads_idempotently(tmp_path, moto):
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    moto.client().create_bucket(Bucket=bucket)
+    write_files(tmp_path / "data", 4)
+    big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 12 * MIB)
+    counting = CountingProxy(moto.port)
+    try:
+        opts = dict(bucket=bucket, store=s3_store(counting.endpoint), multipart_threshold=5 * MIB, part_size=5 * MIB)
+        first = mc.upload(tmp_path / "data", **opts)
+        assert first.counts()["uploaded"] == 5, first
+        probe = [(m, status) for m, _, status in counting.probe_requests()]
+        assert probe[:3] == [("PUT", 200), ("PUT", 412), ("PUT", 412)], probe
+        again = mc.upload(tmp_path / "data", **opts)
+        assert again.counts()["skipped"] == 5 and again.bytes_sent == 0
+    finally:
+        counting.close()
+    client = moto.client()
+    assert len(list_keys(client, bucket)) == 5  # no probe, lock or staging object left
+    body = client.get_object(Bucket=bucket, Key=first[0].key)["Body"].read()
+    assert hashlib.md5(body).hexdigest() == md5_of(big)
+    assert client.head_object(Bucket=bucket, Key=first[0].key)["Metadata"]["md5"] == md5_of(big)
+
+
+def test_moto_two_processes_same_new_keys_exactly_one_write(tmp_path, moto):
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    moto.client().create_bucket(Bucket=bucket)
+    write_files(tmp_path / "data", 12, size=64 * 1024)
+    outs = run_concurrently(tmp_path / "data", bucket, s3_store(moto.endpoint))
+    assert_exactly_one_writer(outs)
+    assert len(list_keys(moto.client(), bucket)) == 12
 
 
 # -- S3: failures --------------------------------------------------------------------------
