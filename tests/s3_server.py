@@ -8,6 +8,9 @@ started here (never by name).
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import hmac
 import http.client
 import os
 import shutil
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -139,13 +143,111 @@ class SeaweedServer:
         self.stop()
 
 
+#: In the path (or DeleteObjects body) of every request of the conditional-write probe.
+PROBE_MARK = "_marketing_core_tmp/probe/"
+#: The conditional-request headers a server that "ignores" them never sees.
+CONDITION_HEADERS = ("if-none-match", "if-match")
+
+
+def sign_v4(method: str, path: str, headers: list[tuple[str, str]], access_key: str = ACCESS_KEY,
+            secret_key: str = SECRET_KEY, region: str = REGION) -> list[tuple[str, str]]:
+    """`headers` re-signed (AWS SigV4, service s3) for `method` + raw `path` (with its
+    query): every header but Authorization is signed; the payload hash is the
+    request's own ``x-amz-content-sha256``; a fresh ``x-amz-date``."""
+    drop = ("authorization", "x-amz-date")
+    kept = [(k, v) for k, v in headers if k.lower() not in drop]
+    amz_date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    kept.append(("x-amz-date", amz_date))
+    raw_path, _, query = path.partition("?")
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    quote = lambda t: urllib.parse.quote(t, safe="-_.~")  # noqa: E731
+    canonical_query = "&".join(f"{quote(k)}={quote(v)}" for k, v in sorted(pairs))
+    by_name: dict[str, list[str]] = {}
+    for k, v in kept:
+        if k.lower() in ("content-length", "user-agent"):
+            continue
+        by_name.setdefault(k.lower(), []).append(" ".join(v.strip().split()))
+    names = sorted(by_name)
+    canonical_headers = "".join(f"{n}:{','.join(by_name[n])}\n" for n in names)
+    signed = ";".join(names)
+    payload = by_name.get("x-amz-content-sha256", ["UNSIGNED-PAYLOAD"])[0]
+    canonical = "\n".join([method, raw_path, canonical_query, canonical_headers, signed, payload])
+    scope = f"{amz_date[:8]}/{region}/s3/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = f"AWS4{secret_key}".encode()
+    for part in (amz_date[:8], region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    kept.append(("Authorization", f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, "
+                                  f"SignedHeaders={signed}, Signature={signature}"))
+    return kept
+
+
+class MotoServer:
+    """moto's S3 (``moto_server``, from requirements/dev.lock) on 127.0.0.1: a second S3
+    implementation, which honours If-None-Match / If-Match as AWS does. Stopped by
+    SIGTERM to the PID started here."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_ports(1)[0]
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> MotoServer:
+        binary = Path(sys.executable).parent / "moto_server"
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_DEFAULT_REGION=REGION)
+        self._log = open(self.data_dir / "moto.log", "ab")
+        self.proc = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(self.port)], env=env,
+                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=self.data_dir)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"moto_server exited with {self.proc.returncode}; see {self.data_dir / 'moto.log'}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"moto_server did not start in {timeout} s")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    client = SeaweedServer.client
+
+
 class CountingProxy:
     """An HTTP/1.1 proxy on 127.0.0.1 that forwards every request unchanged (the Host
-    header too, so SigV4 signatures stay valid) and records (method, path, status)."""
+    header too, so SigV4 signatures stay valid) and records (method, path, status).
 
-    def __init__(self, upstream_port: int):
+    ``strip_conditions=True`` makes it a server that ignores conditional writes: it
+    drops ``If-None-Match`` / ``If-Match`` before forwarding and re-signs those requests
+    (SigV4 signs every header, so the test credentials are needed for that)."""
+
+    def __init__(self, upstream_port: int, *, strip_conditions: bool = False):
         self.upstream_port = upstream_port
+        self.strip_conditions = strip_conditions
         self.requests: list[tuple[str, str, int]] = []
+        #: per request: whether it belongs to the conditional-write probe (its key, or a
+        #: DeleteObjects naming it)
+        self.probe_flags: list[bool] = []
         #: (method, x-amz-content-sha256) of every request
         self.payload_hashes: list[tuple[str, str | None]] = []
         lock = threading.Lock()
@@ -160,10 +262,14 @@ class CountingProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                headers = list(self.headers.items())
+                if proxy.strip_conditions and any(k.lower() in CONDITION_HEADERS for k, _ in headers):
+                    headers = sign_v4(self.command, self.path, [(k, v) for k, v in headers
+                                                                if k.lower() not in CONDITION_HEADERS])
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=120)
                 try:
                     conn.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
-                    for k, v in self.headers.items():
+                    for k, v in headers:
                         conn.putheader(k, v)
                     conn.endheaders(body)
                     resp = conn.getresponse()
@@ -172,6 +278,7 @@ class CountingProxy:
                     conn.close()
                 with lock:
                     proxy.requests.append((self.command, self.path, resp.status))
+                    proxy.probe_flags.append(PROBE_MARK in self.path or bool(body and PROBE_MARK.encode() in body))
                     proxy.payload_hashes.append((self.command, self.headers.get("x-amz-content-sha256")))
                 self.send_response_only(resp.status, resp.reason)
                 has_length = False
@@ -203,8 +310,16 @@ class CountingProxy:
     def methods(self) -> list[str]:
         return [m for m, _, _ in self.requests]
 
+    def data_requests(self) -> list[tuple[str, str, int]]:
+        """The requests but the conditional-write probe's (``_marketing_core_tmp/probe/``)."""
+        return [r for r, probe in zip(self.requests, self.probe_flags) if not probe]
+
+    def probe_requests(self) -> list[tuple[str, str, int]]:
+        return [r for r, probe in zip(self.requests, self.probe_flags) if probe]
+
     def clear(self) -> None:
         self.requests.clear()
+        self.probe_flags.clear()
         self.payload_hashes.clear()
 
     def close(self) -> None:

@@ -27,7 +27,7 @@ from marketing_core.metadata import MetadataStore
 from marketing_core.storage import StoreConfig, store_config_from_connection
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from s3_server import ACCESS_KEY, REGION, SECRET_KEY, CountingProxy, SeaweedServer  # noqa: E402
+from s3_server import ACCESS_KEY, REGION, SECRET_KEY, CountingProxy, MotoServer, SeaweedServer  # noqa: E402
 
 DS = "2025-05-25"
 MIB = 1024 * 1024
@@ -111,7 +111,9 @@ def test_upload_then_rerun_sends_nothing(tmp_path, s3, proxy, bucket):
     proxy.clear()
     first = mc.upload(tmp_path / "data", bucket=bucket, store=store)
     assert first.counts() == {"uploaded": 12, "skipped": 0, "conflict": 0, "failed": 0}
-    assert proxy.methods().count("PUT") == 12
+    # The first upload to a bucket proves conditional writes once (a probe object).
+    assert [m for m, _, _ in proxy.probe_requests()] == ["PUT", "PUT", "PUT", "POST"]  # POST: DeleteObjects
+    assert [m for m, _, _ in proxy.data_requests()].count("PUT") == 12
     client = s3.client()
     assert list_keys(client, bucket) == sorted(f"valid-data/{p.stem.rsplit('_', 1)[0]}/ds={DS}/{p.name}" for p in files)
     for f in first:
@@ -137,7 +139,7 @@ def test_payload_signing(tmp_path, proxy, bucket, sign_payload, signed):
     proxy.clear()
     report = mc.upload(tmp_path / "data", bucket=bucket, store=s3_store(proxy.endpoint, sign_payload=sign_payload))
     assert report.counts()["uploaded"] == 2
-    puts = [h for m, h in proxy.payload_hashes if m == "PUT"]
+    puts = [h for (m, h), probe in zip(proxy.payload_hashes, proxy.probe_flags) if m == "PUT" and not probe]
     assert len(puts) == 2
     if signed:  # plain HTTP: the signature covers the body by default
         assert all(h and len(h) == 64 and h != hashlib.sha256(b"").hexdigest() for h in puts), puts
@@ -177,7 +179,7 @@ def test_multipart_is_published_conditionally(tmp_path, s3, proxy, bucket, publi
     proxy.clear()
     report = mc.upload(big, bucket=bucket, store=s3_store(proxy.endpoint), multipart_threshold=5 * MIB, part_size=5 * MIB)
     assert report[0].status == "uploaded" and report[0].multipart
-    staged = [r for r in proxy.requests if "_marketing_core_tmp" in r[1]]
+    staged = [r for r in proxy.data_requests() if "_marketing_core_tmp" in r[1]]
     completes = [r for r in proxy.requests if r[0] == "POST" and "uploadId=" in r[1]]
     parts = [r for r in proxy.requests if r[0] == "PUT" and "partNumber=" in r[1]]
     assert len(parts) == 3
@@ -189,7 +191,7 @@ def test_multipart_is_published_conditionally(tmp_path, s3, proxy, bucket, publi
         assert len(completes) == 1 and "_marketing_core_tmp" not in completes[0][1]
         assert all("/_marketing_core_tmp/locks/" in r[1] for r in staged), staged
         assert [r[0] for r in staged] == ["PUT", "PUT", "HEAD"], staged
-        assert [r[0] for r in proxy.requests if r[1].endswith("?delete")] == ["POST"]  # DeleteObjects
+        assert [r[0] for r in proxy.data_requests() if r[1].endswith("?delete")] == ["POST"]  # DeleteObjects
     else:
         # Parts go to a staging key; the copy publishes it (the staging object is then
         # deleted: only the final key is listed below).
@@ -255,9 +257,13 @@ CONCURRENT_SCRIPT = textwrap.dedent(
     cfg = json.loads(sys.argv[1])
     while time.time() < cfg["start_at"]:
         time.sleep(0.001)
-    report = mc.upload(cfg["src"], bucket=cfg["bucket"], store=StoreConfig(**cfg["store"]),
-                       multipart_threshold=5 * 1024 * 1024, part_size=5 * 1024 * 1024, concurrency=8)
-    print(json.dumps([[f.key, f.status, f.write_requests] for f in report]))
+    try:
+        report = mc.upload(cfg["src"], bucket=cfg["bucket"], store=StoreConfig(**cfg["store"]),
+                           multipart_threshold=5 * 1024 * 1024, part_size=5 * 1024 * 1024, concurrency=8)
+    except mc.StorageError as e:
+        print(json.dumps({"error": str(e)}))
+    else:
+        print(json.dumps([[f.key, f.status, f.write_requests] for f in report]))
     """
 )
 
@@ -431,6 +437,190 @@ def test_live_lock_holder_is_waited_for_then_compared(tmp_path, s3, bucket, monk
     assert report[0].status == "skipped", report[0].error
     assert report[0].bytes_sent == 0
     assert list_keys(client, bucket) == [key]
+
+
+# -- a file changed while it is uploaded ----------------------------------------------------
+
+
+def change_in_place_once(path: Path, after: int, at: int) -> tuple[threading.Event, object]:
+    """A progress callback that overwrites bytes of `path` in place (same size) once
+    `after` bytes went out: the parts read after it carry the new bytes, while the MD5
+    was computed over the old ones."""
+    changed = threading.Event()
+
+    def progress(done, total, files_done, files_total):
+        if done >= after and not changed.is_set():
+            with open(path, "r+b") as f:
+                f.seek(at)
+                f.write(b"changed in place during the upload")
+            changed.set()
+
+    return changed, progress
+
+
+def test_file_changed_during_multipart_upload_is_not_published(tmp_path, s3, bucket, publish):
+    big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 16 * MIB)
+    changed, progress = change_in_place_once(big, after=5 * MIB, at=12 * MIB)
+    store = s3_store(s3.endpoint)
+    opts = dict(bucket=bucket, store=store, multipart_threshold=5 * MIB, part_size=5 * MIB, part_concurrency=1)
+    with pytest.raises(StorageError) as info:
+        mc.upload(big, progress=progress, **opts)
+    assert changed.is_set()
+    failed = info.value.report[0]
+    assert failed.status == "failed" and failed.error_kind == "changed", failed
+    assert "changed during upload" in failed.error and str(big) in failed.error
+    assert "changed during upload" in str(info.value)
+    client = s3.client()
+    # Nothing at the key, no staging object, no lock left behind.
+    assert list_keys(client, bucket) == []
+    # The next run (the file is stable now) uploads the new content, under its own MD5,
+    # and the one after skips it: `skipped` means the same content again.
+    again = mc.upload(big, **opts)
+    assert again[0].status == "uploaded"
+    key = again[0].key
+    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert hashlib.md5(body).hexdigest() == md5_of(big) == again[0].md5
+    assert client.head_object(Bucket=bucket, Key=key)["Metadata"]["md5"] == md5_of(big)
+    assert mc.upload(big, **opts)[0].status == "skipped"
+
+
+def test_file_changed_during_multipart_upload_to_file_store(tmp_path):
+    big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 16 * MIB)
+    changed, progress = change_in_place_once(big, after=5 * MIB, at=12 * MIB)
+    root = tmp_path / "buckets"
+    opts = dict(bucket="marketing-data", store=f"file://{root}", multipart_threshold=5 * MIB, part_size=5 * MIB,
+                part_concurrency=1)
+    report = mc.upload(big, progress=progress, raise_on_error=False, **opts)
+    assert changed.is_set()
+    assert report[0].status == "failed" and report[0].error_kind == "changed"
+    assert "changed during upload" in report[0].error
+    bucket_dir = root / "marketing-data"
+    assert [p for p in bucket_dir.rglob("*") if p.is_file()] == []  # not at the key, nothing staged
+    again = mc.upload(big, **opts)
+    assert again[0].status == "uploaded"
+    assert md5_of(bucket_dir / again[0].key) == md5_of(big) == again[0].md5
+
+
+# -- S3: servers that ignore conditional writes ---------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def blind(s3):
+    """SeaweedFS behind a proxy that drops If-None-Match / If-Match: a server that
+    ignores conditional writes."""
+    p = CountingProxy(s3.port, strip_conditions=True)
+    yield p
+    p.close()
+
+
+def test_server_ignoring_conditional_writes_is_refused_before_any_data_write(tmp_path, s3, blind, bucket):
+    write_files(tmp_path / "data", 3)
+    blind.clear()
+    with pytest.raises(StorageError) as info:
+        mc.upload(tmp_path / "data", bucket=bucket, store=s3_store(blind.endpoint))
+    message = str(info.value)
+    assert not isinstance(info.value, AuthenticationError)
+    assert blind.endpoint in message and "ignores conditional writes" in message, message
+    assert "If-None-Match" in message and 'conditional_writes="assume"' in message
+    # Only the probe went out (created twice: the server should have refused the second),
+    # and it cleaned up after itself.
+    assert blind.data_requests() == []
+    assert [m for m, _, _ in blind.probe_requests()] == ["PUT", "PUT", "POST"]  # POST: DeleteObjects
+    assert list_keys(s3.client(), bucket) == []
+    # The answer is remembered for the process: no second probe, the same refusal.
+    blind.clear()
+    with pytest.raises(StorageError, match="ignores conditional writes"):
+        mc.upload(tmp_path / "data", bucket=bucket, store=s3_store(blind.endpoint))
+    assert blind.requests == []
+
+
+def test_racing_writers_behind_a_blind_server_do_not_claim_uploads(tmp_path, s3, blind, bucket):
+    # Without the probe, 2-3 of 4 racing writers reported `uploaded` here.
+    write_files(tmp_path / "data", 8, size=64 * 1024)
+    outs = run_concurrently(tmp_path / "data", bucket, s3_store(blind.endpoint), n=4)
+    assert all(isinstance(out, dict) and "ignores conditional writes" in out["error"] for out in outs), outs
+    assert list_keys(s3.client(), bucket) == []
+
+
+def test_explicit_opt_out_uploads_without_the_probe(tmp_path, s3, blind, bucket):
+    write_files(tmp_path / "data", 3)
+    blind.clear()
+    store = s3_store(blind.endpoint, conditional_writes="assume")
+    assert "conditional_writes='assume'" in repr(store)
+    report = mc.upload(tmp_path / "data", bucket=bucket, store=store)
+    assert report.counts()["uploaded"] == 3
+    assert blind.probe_requests() == []
+    with pytest.raises(mc.InvalidArgumentError, match="conditional_writes"):
+        mc.upload(tmp_path / "data", bucket=bucket, store=s3_store(s3.endpoint, conditional_writes="maybe"))
+
+
+def test_probe_runs_once_per_store_and_leaves_nothing(tmp_path, s3, proxy, bucket):
+    write_files(tmp_path / "data", 2)
+    other = write_files(tmp_path / "other", 2, seed="b")
+    proxy.clear()
+    mc.upload(tmp_path / "data", bucket=bucket, store=s3_store(proxy.endpoint))
+    probe = proxy.probe_requests()
+    # create (200), create again (412), update on a wrong ETag (412), delete.
+    assert [(m, status) for m, _, status in probe] == [("PUT", 200), ("PUT", 412), ("PUT", 412), ("POST", 200)]
+    proxy.clear()
+    mc.upload(other, bucket=bucket, store=s3_store(proxy.endpoint), prefix="other")
+    assert proxy.probe_requests() == []
+    assert not [k for k in list_keys(s3.client(), bucket) if k.startswith("_marketing_core_tmp")]
+
+
+def test_cli_conditional_writes_flag(tmp_path, s3, blind, bucket):
+    write_files(tmp_path / "data", 2)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, AWS_REGION=REGION)
+    cmd = [sys.executable, "-m", "marketing_core.cli", "upload", str(tmp_path / "data"), "--bucket", bucket,
+           "--store", "s3://", "--endpoint-url", blind.endpoint, "--allow-http"]
+    refused = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+    assert refused.returncode != 0 and "ignores conditional writes" in refused.stdout + refused.stderr
+    assert list_keys(s3.client(), bucket) == []
+    assumed = subprocess.run(cmd + ["--conditional-writes", "assume"], capture_output=True, text=True, timeout=60, env=env)
+    assert assumed.returncode == 0, assumed.stdout + assumed.stderr
+    assert "2 uploaded" in assumed.stdout
+
+
+# -- a second S3 implementation: moto -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory):
+    server = MotoServer(tmp_path_factory.mktemp("moto")).start()
+    yield server
+    server.stop()
+
+
+def test_moto_passes_the_probe_and_uploads_idempotently(tmp_path, moto):
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    moto.client().create_bucket(Bucket=bucket)
+    write_files(tmp_path / "data", 4)
+    big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 12 * MIB)
+    counting = CountingProxy(moto.port)
+    try:
+        opts = dict(bucket=bucket, store=s3_store(counting.endpoint), multipart_threshold=5 * MIB, part_size=5 * MIB)
+        first = mc.upload(tmp_path / "data", **opts)
+        assert first.counts()["uploaded"] == 5, first
+        probe = [(m, status) for m, _, status in counting.probe_requests()]
+        assert probe[:3] == [("PUT", 200), ("PUT", 412), ("PUT", 412)], probe
+        again = mc.upload(tmp_path / "data", **opts)
+        assert again.counts()["skipped"] == 5 and again.bytes_sent == 0
+    finally:
+        counting.close()
+    client = moto.client()
+    assert len(list_keys(client, bucket)) == 5  # no probe, lock or staging object left
+    body = client.get_object(Bucket=bucket, Key=first[0].key)["Body"].read()
+    assert hashlib.md5(body).hexdigest() == md5_of(big)
+    assert client.head_object(Bucket=bucket, Key=first[0].key)["Metadata"]["md5"] == md5_of(big)
+
+
+def test_moto_two_processes_same_new_keys_exactly_one_write(tmp_path, moto):
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    moto.client().create_bucket(Bucket=bucket)
+    write_files(tmp_path / "data", 12, size=64 * 1024)
+    outs = run_concurrently(tmp_path / "data", bucket, s3_store(moto.endpoint))
+    assert_exactly_one_writer(outs)
+    assert len(list_keys(moto.client(), bucket)) == 12
 
 
 # -- S3: failures --------------------------------------------------------------------------

@@ -158,6 +158,7 @@ def upload_files(
     retry_timeout: float = 60.0,
     connect_timeout: float = 5.0,
     request_timeout: float = 120.0,
+    conditional_writes: str = "require",
     concurrency: int = 16,
     multipart_threshold: int = 16777216,
     part_size: int = 8388608,

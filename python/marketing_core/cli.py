@@ -321,6 +321,8 @@ def upload_with_progress(args: argparse.Namespace) -> storage.UploadReport:
         overrides["allow_http"] = True
     if args.virtual_hosted:
         overrides["path_style"] = False
+    if args.conditional_writes:
+        overrides["conditional_writes"] = args.conditional_writes
     if args.airflow_conn:
         store = storage.store_from_airflow_connection(args.airflow_conn)
         from dataclasses import replace
@@ -457,6 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--allow-http", action="store_true", help="allow plain HTTP to the endpoint")
     u.add_argument("--virtual-hosted", action="store_true", help="virtual-hosted-style requests (default: path style)")
     u.add_argument("--airflow-conn", help="take endpoint and credentials from this Airflow aws connection")
+    u.add_argument("--conditional-writes", choices=("require", "assume"),
+                   help="require (default): first prove the S3 server honours If-None-Match/If-Match, refuse "
+                   "to upload where it does not; assume: skip that probe (no exactly-once guarantee there)")
     u.add_argument("--policy", choices=("refuse", "replace"), default="refuse",
                    help="a key holding other content: refuse (conflict) or replace (conditional on its ETag)")
     u.add_argument("--concurrency", type=int, default=16, help="files in flight")

@@ -67,6 +67,13 @@ class StoreConfig:
     ``allow_http=None`` allows plain HTTP exactly when ``endpoint_url`` is ``http://``;
     ``sign_payload=None`` signs request bodies (SHA-256) only over plain HTTP, as the AWS
     SDKs do.
+
+    ``conditional_writes``: ``"require"`` (default) proves, once per endpoint and bucket
+    in a process, that the S3 server honours ``If-None-Match`` / ``If-Match`` (a probe
+    object under ``_marketing_core_tmp/probe/``) and raises ``StorageError`` naming the
+    endpoint, before any data object is written, where it does not; ``"assume"`` skips
+    the probe (the caller vouches for the server, or accepts that racing uploaders may
+    overwrite each other). Ignored for ``file://``.
     """
 
     url: str = DEFAULT_STORE_URL
@@ -82,6 +89,7 @@ class StoreConfig:
     retry_timeout: float = 60.0
     connect_timeout: float = 5.0
     request_timeout: float = 120.0
+    conditional_writes: str = "require"
 
     def __repr__(self) -> str:
         parts = []
@@ -136,6 +144,7 @@ class StoreConfig:
             retry_timeout=self.retry_timeout,
             connect_timeout=self.connect_timeout,
             request_timeout=self.request_timeout,
+            conditional_writes=self.conditional_writes,
         )
 
 

@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 use super::errors::detach_catching;
 use crate::store::keys::{place, Kind, LayoutOverrides};
 use crate::store::upload::{collect_sources, FileOutcome, Policy, Progress, UploadItem, UploadOptions};
-use crate::store::{StoreConfig, StoreError};
+use crate::store::{ConditionalWrites, StoreConfig, StoreError};
 
 /// What `upload` did with one file.
 #[pyclass(frozen, get_all, module = "marketing_core._core")]
@@ -116,7 +116,7 @@ fn secs(value: f64, name: &str) -> Result<Duration, StoreError> {
     items, *, bucket, store_url, endpoint=None, region=None, access_key_id=None,
     secret_access_key=None, session_token=None, allow_http=false, path_style=true, sign_payload=None,
     max_retries=5, retry_timeout=60.0, connect_timeout=5.0, request_timeout=120.0,
-    concurrency=16, multipart_threshold=16777216, part_size=8388608, part_concurrency=8,
+    conditional_writes="require", concurrency=16, multipart_threshold=16777216, part_size=8388608, part_concurrency=8,
     policy="refuse", progress=None
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -137,6 +137,7 @@ pub fn upload_files(
     retry_timeout: f64,
     connect_timeout: f64,
     request_timeout: f64,
+    conditional_writes: &str,
     concurrency: usize,
     multipart_threshold: u64,
     part_size: usize,
@@ -158,6 +159,7 @@ pub fn upload_files(
         retry_timeout: secs(retry_timeout, "retry_timeout")?,
         connect_timeout: secs(connect_timeout, "connect_timeout")?,
         request_timeout: secs(request_timeout, "request_timeout")?,
+        conditional_writes: ConditionalWrites::parse(conditional_writes)?,
     };
     let opts = UploadOptions { concurrency, multipart_threshold, part_size, part_concurrency, policy: Policy::parse(policy)? };
     let items: Vec<UploadItem> =

@@ -79,12 +79,7 @@ impl DirectS3 {
             return None;
         }
         let region = cfg.region.clone().unwrap_or_else(|| "us-east-1".to_string());
-        let endpoint = cfg
-            .endpoint
-            .clone()
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
-            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-            .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
+        let endpoint = cfg.resolved_endpoint();
         if endpoint.starts_with("http://") && !cfg.allow_http {
             return None;
         }

@@ -23,6 +23,27 @@ pub enum StoreTarget {
     Local { root: PathBuf },
 }
 
+/// Whether an upload first proves the S3 server honours conditional writes (`probe.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConditionalWrites {
+    /// Probe once per endpoint and bucket; refuse to upload where they are ignored.
+    Require,
+    /// No probe: the user vouches for the server (or accepts losing exactly-once).
+    Assume,
+}
+
+impl ConditionalWrites {
+    pub fn parse(value: &str) -> Result<ConditionalWrites, StoreError> {
+        match value {
+            "require" => Ok(ConditionalWrites::Require),
+            "assume" => Ok(ConditionalWrites::Assume),
+            other => Err(StoreError::Config {
+                message: format!("unknown conditional_writes {other:?}; expected require or assume"),
+            }),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct StoreConfig {
     pub target: StoreTarget,
@@ -41,6 +62,7 @@ pub struct StoreConfig {
     pub retry_timeout: Duration,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    pub conditional_writes: ConditionalWrites,
 }
 
 impl Default for StoreConfig {
@@ -59,6 +81,7 @@ impl Default for StoreConfig {
             retry_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(120),
+            conditional_writes: ConditionalWrites::Require,
         }
     }
 }
@@ -79,6 +102,7 @@ impl fmt::Debug for StoreConfig {
             .field("path_style", &self.path_style)
             .field("max_retries", &self.max_retries)
             .field("retry_timeout", &self.retry_timeout)
+            .field("conditional_writes", &self.conditional_writes)
             .finish()
     }
 }
@@ -130,6 +154,16 @@ impl StoreConfig {
             }
         }
         out
+    }
+
+    /// The endpoint requests go to, as the S3 client resolves it (for messages and the
+    /// probe cache): the configured one, else the AWS environment's, else AWS's own.
+    pub(crate) fn resolved_endpoint(&self) -> String {
+        self.endpoint
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", self.region.as_deref().unwrap_or("us-east-1")))
     }
 
     fn signs_payload(&self) -> bool {

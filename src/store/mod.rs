@@ -7,11 +7,13 @@
 //! - `upload`: the upload itself, with bounded concurrency and multipart for large files.
 //! - `lease`: the lock that lets one uploader at a time complete a multipart upload to a key.
 //! - `complete`: the conditional CompleteMultipartUpload object_store does not expose.
+//! - `probe`: proves once per store that the server honours conditional writes.
 
 mod complete;
 pub mod config;
 pub mod keys;
 mod lease;
+pub mod probe;
 pub mod upload;
 
 use std::path::PathBuf;
@@ -19,7 +21,7 @@ use std::sync::OnceLock;
 
 use thiserror::Error;
 
-pub use config::{StoreConfig, StoreTarget};
+pub use config::{ConditionalWrites, StoreConfig, StoreTarget};
 pub use keys::{place, validate_bucket, validate_key, Kind, LayoutOverrides, Placement};
 pub use upload::{upload, FileOutcome, Policy, Status, UploadItem, UploadOptions};
 

@@ -44,7 +44,8 @@ use object_store::multipart::{MultipartStore, PartId};
 
 use super::complete::{Condition, DirectS3};
 use super::lease::{self, Acquired, Lease};
-use super::config::{StoreConfig, StoreTarget};
+use super::config::{ConditionalWrites, StoreConfig, StoreTarget};
+use super::probe::{self, Support};
 use super::keys::{validate_bucket, validate_key};
 use super::StoreError;
 
@@ -99,6 +100,8 @@ pub enum ErrorKind {
     NotFound,
     Io,
     Conflict,
+    /// The local file changed while it was being uploaded; nothing was published.
+    Changed,
     Backend,
 }
 
@@ -109,6 +112,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Io => "io",
             ErrorKind::Conflict => "conflict",
+            ErrorKind::Changed => "changed",
             ErrorKind::Backend => "backend",
         }
     }
@@ -290,6 +294,107 @@ impl Failure {
     fn io(path: &Path, err: std::io::Error) -> Failure {
         Failure { kind: ErrorKind::Io, message: format!("cannot read {}: {err}", path.display()) }
     }
+
+    fn changed(path: &Path, what: &str) -> Failure {
+        Failure {
+            kind: ErrorKind::Changed,
+            message: format!(
+                "{} changed during upload ({what}); nothing was published: upload it again once nothing writes to it",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// What identifies a file's content on disk without reading it. Any difference between
+/// the stamp taken before hashing and the one taken before publishing means the file was
+/// written to (or replaced) meanwhile; ctime catches a write whose mtime was reset.
+#[derive(Debug, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64),
+    #[cfg(unix)]
+    changed: (i64, i64),
+}
+
+impl FileStamp {
+    fn of(meta: &std::fs::Metadata) -> FileStamp {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            #[cfg(unix)]
+            inode: (meta.dev(), meta.ino()),
+            #[cfg(unix)]
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    async fn read(path: &Path) -> Result<FileStamp, Failure> {
+        Ok(FileStamp::of(&tokio::fs::metadata(path).await.map_err(|e| Failure::io(path, e))?))
+    }
+
+    /// Fails with "changed during upload" unless `path` still has this stamp.
+    async fn check(&self, path: &Path) -> Result<(), Failure> {
+        let now = FileStamp::read(path).await?;
+        if now.len != self.len {
+            return Err(Failure::changed(path, &format!("size {} bytes, then {}", self.len, now.len)));
+        }
+        if now != *self {
+            return Err(Failure::changed(path, "modification time, change time or inode differ"));
+        }
+        Ok(())
+    }
+}
+
+/// MD5 of the bytes actually sent, computed beside the upload on the blocking pool: the
+/// parts are read from disk again after the first hashing pass, so this is what proves
+/// the object's bytes are the ones its `md5` metadata names. The channel is bounded so a
+/// slow hasher holds back reading (memory stays bounded).
+struct SentHasher {
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    task: tokio::task::JoinHandle<(String, u64)>,
+}
+
+impl SentHasher {
+    fn start(capacity: usize) -> SentHasher {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(capacity.max(1));
+        let task = tokio::task::spawn_blocking(move || {
+            let mut hasher = Md5::new();
+            let mut total = 0u64;
+            while let Some(chunk) = rx.blocking_recv() {
+                hasher.update(&chunk);
+                total += chunk.len() as u64;
+            }
+            (hex(&hasher.finalize()), total)
+        });
+        SentHasher { tx, task }
+    }
+
+    async fn feed(&self, chunk: Bytes) {
+        // The receiver lives until `verify`; a send error would mean it panicked, which
+        // `verify` reports.
+        let _ = self.tx.send(chunk).await;
+    }
+
+    /// Fails with "changed during upload" unless the bytes sent hash to `md5` and the
+    /// file still has the stamp taken before its first hashing pass.
+    async fn verify(self, source: &Path, md5: &str, stamp: &FileStamp) -> Result<(), Failure> {
+        let SentHasher { tx, task } = self;
+        drop(tx);
+        let (sent_md5, sent_len) =
+            task.await.map_err(|e| Failure { kind: ErrorKind::Backend, message: format!("hashing task failed: {e}") })?;
+        if sent_len != stamp.len {
+            return Err(Failure::changed(source, &format!("{} bytes hashed, {sent_len} bytes sent", stamp.len)));
+        }
+        if sent_md5 != md5 {
+            return Err(Failure::changed(source, &format!("MD5 {md5} when hashed, {sent_md5} as sent")));
+        }
+        stamp.check(source).await
+    }
 }
 
 fn crate_message(err: &dyn std::error::Error) -> String {
@@ -429,13 +534,19 @@ async fn write_single(ctx: &Ctx, path: &ObjectPath, data: Bytes, md5: &str, mode
     Ok(Written { bytes_sent: len, write_requests: 1 })
 }
 
-async fn write_multipart(ctx: &Ctx, source: &Path, path: &ObjectPath, md5: &str, mode: &WriteMode) -> Result<Written, Failure> {
+async fn write_multipart(
+    ctx: &Ctx,
+    source: &Path,
+    stamp: &FileStamp,
+    path: &ObjectPath,
+    md5: &str,
+    mode: &WriteMode,
+) -> Result<Written, Failure> {
     if let (Some(s3), Some(direct)) = (&ctx.s3, &ctx.direct) {
+        let write = DirectWrite { s3, direct, source, stamp, path, md5, mode };
         match ctx.publish {
-            Publish::Lock => return write_multipart_leased(ctx, &DirectWrite { s3, direct, source, path, md5, mode }).await,
-            Publish::Complete => {
-                return write_multipart_direct(ctx, &DirectWrite { s3, direct, source, path, md5, mode }, None).await
-            }
+            Publish::Lock => return write_multipart_leased(ctx, &write).await,
+            Publish::Complete => return write_multipart_direct(ctx, &write, None).await,
             Publish::Copy => {}
         }
     }
@@ -455,6 +566,7 @@ async fn write_multipart(ctx: &Ctx, source: &Path, path: &ObjectPath, md5: &str,
     };
     let mut sent = 0u64;
     let mut parts = 0u32;
+    let hasher = SentHasher::start(ctx.opts.part_concurrency);
     loop {
         if let Err(e) = writer.wait_for_capacity(ctx.opts.part_concurrency).await {
             let _ = writer.abort().await;
@@ -477,25 +589,41 @@ async fn write_multipart(ctx: &Ctx, source: &Path, path: &ObjectPath, md5: &str,
         let n = buf.len() as u64;
         sent += n;
         parts += 1;
-        writer.put(buf.freeze());
+        let chunk = buf.freeze();
+        hasher.feed(chunk.clone()).await;
+        writer.put(chunk);
         if let Some(p) = &ctx.progress {
             p(n, 0);
         }
     }
+    // Before the staged object is completed: a file changed since it was hashed is not
+    // published, and its parts are dropped.
+    if let Err(changed) = hasher.verify(source, md5, stamp).await {
+        let _ = writer.abort().await;
+        remove_local_staging(ctx, &tmp).await;
+        return Err(changed);
+    }
     // `finish` aborts the upload itself when a part or the completion fails.
-    writer.finish().await.map_err(|e| Failure::store(ctx, e))?;
+    if let Err(e) = writer.finish().await {
+        remove_local_staging(ctx, &tmp).await;
+        return Err(Failure::store(ctx, e));
+    }
     let published = publish(ctx, &tmp, path, mode).await;
     // The temporary object is removed whatever happened (best effort; a crash here
     // leaves it under TMP_PREFIX, never at the final key).
     let _ = ctx.store.delete(&tmp).await;
+    remove_local_staging(ctx, &tmp).await;
+    published.map_err(|e| Failure::store(ctx, e))?;
+    Ok(Written { bytes_sent: sent, write_requests: parts + 2 })
+}
+
+/// LocalFileSystem leaves the staging directories behind; removes this upload's.
+async fn remove_local_staging(ctx: &Ctx, tmp: &ObjectPath) {
     if let Backend::Local { dir } = &ctx.backend {
-        // LocalFileSystem leaves the staging directories behind; remove this upload's.
         if let Some(unique_dir) = tmp.as_ref().split('/').nth(1) {
             let _ = tokio::fs::remove_dir_all(dir.join(TMP_PREFIX).join(unique_dir)).await;
         }
     }
-    published.map_err(|e| Failure::store(ctx, e))?;
-    Ok(Written { bytes_sent: sent, write_requests: parts + 2 })
 }
 
 /// Up to `len` bytes of `file` at `offset`: one positioned read straight into the part's
@@ -541,6 +669,8 @@ struct DirectWrite<'a> {
     s3: &'a Arc<AmazonS3>,
     direct: &'a DirectS3,
     source: &'a Path,
+    /// The file as it was before its MD5 was computed.
+    stamp: &'a FileStamp,
     path: &'a ObjectPath,
     md5: &'a str,
     mode: &'a WriteMode,
@@ -580,7 +710,7 @@ async fn write_multipart_leased(ctx: &Ctx, write: &DirectWrite<'_>) -> Result<Wr
 /// `CompleteMultipartUpload`; on any failure the upload is aborted (nothing visible).
 /// With a `lease`, the lease is renewed (and checked) right before the completion.
 async fn write_multipart_direct(ctx: &Ctx, write: &DirectWrite<'_>, lease: Option<&Lease>) -> Result<Written, Failure> {
-    let &DirectWrite { s3, direct, source, path, md5, mode } = write;
+    let &DirectWrite { s3, direct, source, stamp, path, md5, mode } = write;
     let condition = completion_condition(mode)?;
     let options = PutMultipartOptions { attributes: md5_attributes(ctx, md5), ..Default::default() };
     let id = s3.create_multipart_opts(path, options).await.map_err(|e| Failure::store(ctx, e))?;
@@ -590,6 +720,7 @@ async fn write_multipart_direct(ctx: &Ctx, write: &DirectWrite<'_>, lease: Optio
         let mut tasks: tokio::task::JoinSet<Result<(usize, PartId), object_store::Error>> = tokio::task::JoinSet::new();
         let mut parts: Vec<Option<PartId>> = Vec::new();
         let mut sent = 0u64;
+        let hasher = SentHasher::start(ctx.opts.part_concurrency);
         let join_one = |joined: Option<Result<Result<(usize, PartId), object_store::Error>, tokio::task::JoinError>>,
                             parts: &mut Vec<Option<PartId>>|
          -> Result<(), Failure> {
@@ -615,7 +746,9 @@ async fn write_multipart_direct(ctx: &Ctx, write: &DirectWrite<'_>, lease: Optio
             let idx = parts.len();
             parts.push(None);
             let (s3, path, id) = (s3.clone(), path.clone(), id.clone());
-            let data = PutPayload::from(Bytes::from(buf));
+            let chunk = Bytes::from(buf);
+            hasher.feed(chunk.clone()).await;
+            let data = PutPayload::from(chunk);
             tasks.spawn(async move { s3.put_part(&path, &id, idx, data).await.map(|p| (idx, p)) });
             sent += n;
             if let Some(p) = &ctx.progress {
@@ -626,6 +759,9 @@ async fn write_multipart_direct(ctx: &Ctx, write: &DirectWrite<'_>, lease: Optio
             join_one(Some(joined), &mut parts)?;
         }
         let parts: Vec<PartId> = parts.into_iter().map(|p| p.expect("every part joined")).collect();
+        // A file changed since it was hashed is never completed (the upload is aborted
+        // below): the object's bytes are always the ones its md5 metadata names.
+        hasher.verify(source, md5, stamp).await?;
         if let Some(lease) = lease {
             lease.confirm().await.map_err(|e| Failure::store(ctx, e))?;
         }
@@ -707,18 +843,29 @@ async fn upload_one(ctx: Arc<Ctx>, item: UploadItem) -> FileOutcome {
 
 async fn upload_file(ctx: &Ctx, item: &UploadItem, outcome: &mut FileOutcome) -> Result<(), Failure> {
     let path = ObjectPath::parse(&item.key).map_err(|e| Failure { kind: ErrorKind::Backend, message: e.to_string() })?;
-    let size = tokio::fs::metadata(&item.source).await.map_err(|e| Failure::io(&item.source, e))?.len();
+    let stamp = FileStamp::read(&item.source).await?;
+    let size = stamp.len;
     outcome.bytes = size;
     let multipart = size > ctx.opts.multipart_threshold;
     outcome.multipart = multipart;
     // Small files are read once into memory and hashed; large files are hashed in a
     // streaming pass first (the MD5 must be known before the multipart upload starts,
     // as it goes into the object's metadata at creation).
+    // A small file's body is the very buffer hashed; a stamp check after the read
+    // catches a write during it (a torn read). A large file's parts are hashed again as
+    // they are sent and checked before the completion (`SentHasher`).
     let (data, md5) = if multipart {
-        let (md5, _) = md5_of_file_async(item.source.clone()).await.map_err(|e| Failure::io(&item.source, e))?;
+        let (md5, hashed) = md5_of_file_async(item.source.clone()).await.map_err(|e| Failure::io(&item.source, e))?;
+        if hashed != size {
+            return Err(Failure::changed(&item.source, &format!("size {size} bytes, then {hashed} hashed")));
+        }
         (None, md5)
     } else {
         let data = Bytes::from(tokio::fs::read(&item.source).await.map_err(|e| Failure::io(&item.source, e))?);
+        stamp.check(&item.source).await?;
+        if data.len() as u64 != size {
+            return Err(Failure::changed(&item.source, &format!("size {size} bytes, then {} read", data.len())));
+        }
         let md5 = md5_hex(&data);
         (Some(data), md5)
     };
@@ -750,7 +897,7 @@ async fn upload_file(ctx: &Ctx, item: &UploadItem, outcome: &mut FileOutcome) ->
 
     let written = match data {
         Some(data) => write_single(ctx, &path, data, &md5, &mode).await.map_err(|e| Failure::store(ctx, e)),
-        None => write_multipart(ctx, &item.source, &path, &md5, &mode).await,
+        None => write_multipart(ctx, &item.source, &stamp, &path, &md5, &mode).await,
     };
     match written {
         Ok(w) => {
@@ -839,6 +986,40 @@ pub fn upload(
     });
     let concurrency = opts.concurrency;
     let outcomes = rt.block_on(async move {
+        // Exactly-once rests on conditional writes: proven once per store before the
+        // first data object is written (`probe.rs`).
+        if matches!(ctx.backend, Backend::S3) && ctx.cfg.conditional_writes == ConditionalWrites::Require && !items.is_empty() {
+            let endpoint = ctx.cfg.resolved_endpoint();
+            match probe::conditional_writes(ctx.store.as_ref(), &format!("{endpoint} {}", ctx.bucket)).await {
+                Ok(Support::Honoured) => {}
+                Ok(Support::Ignored { header }) => {
+                    return Err(StoreError::Backend {
+                        message: format!(
+                            "the S3 server at {endpoint} ignores conditional writes (a PutObject with {header} that must \
+                             answer 412 succeeded, probed under {}/ in bucket {}), so exactly-once upload cannot be \
+                             guaranteed there; nothing was uploaded. Use a server that honours them (AWS S3, MinIO, \
+                             SeaweedFS) or, accepting that racing uploaders may overwrite each other, set \
+                             conditional_writes=\"assume\" (CLI: --conditional-writes assume)",
+                            probe::PROBE_PREFIX,
+                            ctx.bucket,
+                        ),
+                    })
+                }
+                // Credentials, network: every file fails with the reason, as it would
+                // have on its own first request (authentication stays recognisable).
+                Err(e) => {
+                    let failure = Failure::store(&ctx, e);
+                    let message = format!("not attempted: the conditional-write probe failed: {}", failure.message);
+                    return Ok(items
+                        .into_iter()
+                        .map(|item| {
+                            let uri = ctx.cfg.object_uri(&ctx.bucket, &item.key);
+                            failed(item, uri, failure.kind, message.clone())
+                        })
+                        .collect());
+                }
+            }
+        }
         let mut indexed: Vec<(usize, FileOutcome)> = stream::iter(items.into_iter().enumerate())
             .map(|(index, item)| {
                 let ctx = ctx.clone();
@@ -847,7 +1028,9 @@ pub fn upload(
                 async move {
                     match tokio::spawn(upload_one(ctx, item)).await {
                         Ok(outcome) => (index, outcome),
-                        Err(join) => (index, panicked(fallback, uri, join.to_string())),
+                        Err(join) => {
+                            (index, failed(fallback, uri, ErrorKind::Backend, format!("internal error: {join}")))
+                        }
                     }
                 }
             })
@@ -855,12 +1038,13 @@ pub fn upload(
             .collect()
             .await;
         indexed.sort_by_key(|(i, _)| *i);
-        indexed.into_iter().map(|(_, o)| o).collect::<Vec<_>>()
-    });
+        Ok(indexed.into_iter().map(|(_, o)| o).collect::<Vec<_>>())
+    })?;
     Ok(outcomes)
 }
 
-fn panicked(item: UploadItem, uri: String, message: String) -> FileOutcome {
+/// The outcome of a file that failed before (or without) its own upload started.
+fn failed(item: UploadItem, uri: String, kind: ErrorKind, message: String) -> FileOutcome {
     let t = now();
     FileOutcome {
         source: item.source,
@@ -876,8 +1060,8 @@ fn panicked(item: UploadItem, uri: String, message: String) -> FileOutcome {
         multipart: false,
         replaced: false,
         write_requests: 0,
-        error: Some(format!("internal error: {message}")),
-        error_kind: Some(ErrorKind::Backend),
+        error: Some(message),
+        error_kind: Some(kind),
         started_at: t,
         finished_at: t,
     }
