@@ -53,6 +53,7 @@ from marketing_core.airflow.operators import (
 )
 from marketing_core.airflow.steps import alert_new_dq_failures, choose_dq_path, summarize_day
 from marketing_core.airflow.transform import dbt_task_group
+from marketing_core import layout
 from marketing_core.generation import DATASETS
 from marketing_core.pipeline import DayPaths, day_upload_patterns, default_data_dir
 
@@ -132,9 +133,9 @@ with DAG(
                 aws_conn_id="{{ params.aws_conn_id }}",
                 metadata=METADATA,
                 # A DQ report describes its run: the latest replaces the previous one.
-                policy="replace" if kind == "dq-reports" else "refuse",
+                policy="replace" if kind == layout.DQ_REPORTS else "refuse",
             )
-            for kind in ("valid-data", "quarantine-data", "dq-reports")
+            for kind in layout.KINDS
         }
 
     branch = BranchPythonOperator(

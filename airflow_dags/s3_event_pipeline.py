@@ -25,6 +25,7 @@ from airflow.sdk import DAG, Param
 
 from marketing_core.airflow.dag_defaults import DS, DUCKDB, START_DATE, day_param, default_args, warehouse_target
 from marketing_core.airflow.operators import DbtOperator, LoadRawDayOperator
+from marketing_core import layout
 from marketing_core.generation import DATASETS
 from marketing_core.pipeline import default_data_dir
 
@@ -57,7 +58,7 @@ with DAG(
     wait = S3KeySensor(
         task_id="wait_for_valid_data",
         bucket_name="{{ params.bucket }}",
-        bucket_key=[f"valid-data/{name}/ds={DS}/*" for name in DATASETS],
+        bucket_key=[layout.day_pattern(layout.VALID_DATA, DS, name) for name in DATASETS],
         wildcard_match=True,
         aws_conn_id="{{ params.aws_conn_id }}",
         mode="reschedule",

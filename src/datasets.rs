@@ -109,7 +109,7 @@ impl Dataset {
 
     /// `<dataset>_<ds>.<ext>`, the file name the bucket layout is derived from.
     pub fn file_name(self, ds: NaiveDate, format: FileFormat) -> String {
-        format!("{}_{}.{}", self.name(), ds.format("%Y-%m-%d"), format.extension())
+        crate::layout::data_file_name(self.name(), &ds.format("%Y-%m-%d").to_string(), format.extension())
     }
 
     pub fn schema(self) -> SchemaRef {

@@ -20,7 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import generation, storage, validation
+from . import generation, layout, storage, validation
 from .exceptions import InvalidArgumentError, MarketingCoreError
 
 console = Console()
@@ -447,8 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("upload", help="upload files idempotently to S3 / MinIO or a file:// bucket")
     u.add_argument("sources", nargs="+", help="files or directories (hidden entries are skipped)")
     u.add_argument("--bucket", default=storage.DEFAULT_BUCKET)
-    u.add_argument("--kind", choices=("valid-data", "quarantine-data", "dq-reports"),
-                   help="layout prefix (default: inferred from file names)")
+    u.add_argument("--kind", choices=layout.KINDS,
+                   help="layout prefix (default: the file's valid-data/, quarantine-data/ or dq-reports/ "
+                   "folder, else its name)")
     u.add_argument("--dataset", help="dataset for every file (default: from file names)")
     u.add_argument("--ds", help="day for every file (default: from file names)")
     u.add_argument("--prefix", help="plain key prefix instead of the dataset layout")

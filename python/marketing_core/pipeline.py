@@ -76,7 +76,9 @@ class DayPaths:
 
 def day_upload_patterns(ds: str, *kinds: str) -> list[str]:
     """Glob patterns (relative to the validated directory) of one day's outputs of ``kinds``."""
-    return [f"{kind}/*/ds={ds}/*" for kind in kinds]
+    from . import layout
+
+    return [layout.day_pattern(kind, ds) for kind in kinds]
 
 
 def day_summary(
@@ -164,7 +166,7 @@ def run_day(
     duckdb: str | os.PathLike[str] | None = None,
     progress: Any = None,
 ) -> DayRun:
-    from . import generation, storage, validation
+    from . import generation, layout, storage, validation
     from .metadata import MetadataStore
 
     day = ds_string(ds)
@@ -188,11 +190,11 @@ def run_day(
     # report describes its run (run id, timings): the latest replaces the previous one,
     # conditional on the ETag it replaces.
     run.upload = storage.upload_tree(
-        paths.validated, day_upload_patterns(day, "valid-data", "quarantine-data"),
+        paths.validated, day_upload_patterns(day, layout.VALID_DATA, layout.QUARANTINE_DATA),
         bucket=bucket, store=store, metadata=metadata_store,
     )
     run.report_upload = storage.upload_tree(
-        paths.validated, day_upload_patterns(day, "dq-reports"),
+        paths.validated, day_upload_patterns(day, layout.DQ_REPORTS),
         bucket=bucket, store=store, policy="replace", metadata=metadata_store,
     )
 

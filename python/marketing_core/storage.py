@@ -9,8 +9,10 @@ changed file for an existing key is refused (reported as a conflict) unless
 
 The default layout is ``../shared/spec/datasets.md``'s:
 ``valid-data/<dataset>/ds=<ds>/<file>``, ``quarantine-data/...`` and
-``dq-reports/<dataset>/ds=<ds>/report.json``, derived from file names like
-``contacts_2025-05-25.csv`` or given explicitly (``kind``, ``dataset``, ``ds``).
+``dq-reports/<dataset>/ds=<ds>/report.json`` (``marketing_core.layout``): the kind from the
+file's ``valid-data/`` / ``quarantine-data/`` / ``dq-reports/`` folder, else its name;
+dataset and ds from names like ``contacts_2025-05-25.csv``; or given explicitly (``kind``,
+``dataset``, ``ds``).
 
 The local SQLite ``file_metadata`` table (``metadata=``) is an audit log of attempts;
 it is never consulted to decide what to upload.
@@ -388,9 +390,11 @@ def upload(
     """Uploads files (or every non-hidden file under directories) idempotently.
 
     Keys follow the default layout (``kind`` = ``valid-data`` / ``quarantine-data`` /
-    ``dq-reports``, inferred from the file name when omitted; ``dataset`` and ``ds`` from
-    ``<dataset>_<ds>.<ext>`` names when omitted), or ``<prefix>/<file name>``, or are
-    given per file in ``keys``. Every key and the bucket are validated before any request.
+    ``dq-reports``, when omitted the file's folder of that name, else inferred from the
+    file name; ``dataset`` and ``ds`` from ``<dataset>_<ds>.<ext>`` names when omitted), or
+    ``<prefix>/<file name>``, or are given per file in ``keys`` (dataset and ds then come
+    from a key in the layout). Every key and the bucket are validated before any request,
+    and two files for one key are an ``InvalidKeyError``.
 
     ``store``: a :class:`StoreConfig`, a URL (``s3://``, ``file://dir``) or None for
     :func:`store_from_env`. ``policy``: ``refuse`` (default) or ``replace`` for a key

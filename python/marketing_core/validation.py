@@ -14,7 +14,6 @@ import datetime as _dt
 import json
 import os
 import pathlib
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -22,7 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import _core
+from . import _core, layout
 from ._dates import ds_string
 from .exceptions import ContractError, InvalidArgumentError
 from .metadata import CheckRecord, MetadataStore
@@ -42,7 +41,6 @@ __all__ = [
 #: compiles in the very same files).
 CONTRACTS_DIR = pathlib.Path(__file__).resolve().parent / "contracts"
 
-_FILE_NAME = re.compile(r"^(?P<dataset>[a-z_]+?)_(?P<ds>\d{4}-\d{2}-\d{2})\.(?P<ext>[a-z]+)$")
 _EXTENSIONS = ("parquet", "csv", "json", "jsonl", "ndjson")
 
 PathLike = str | os.PathLike[str]
@@ -164,6 +162,8 @@ class ValidationReport:
     checks: list[CheckResult]
     valid_path: str | None = None
     quarantine_path: str | None = None
+    #: What the run chose not to do, e.g. no quarantine file for a day without invalid rows.
+    notes: list[str] = field(default_factory=list)
     report_path: str | None = None
     seconds: float = 0.0
     run_id: str = ""
@@ -224,6 +224,7 @@ class ValidationReport:
             "rows_invalid": self.rows_invalid,
             "valid_path": self.valid_path,
             "quarantine_path": self.quarantine_path,
+            "notes": list(self.notes),
             "report_path": self.report_path,
             "run_id": self.run_id,
             "failed_checks": {c.label: c.rows_failed for c in self.failed_checks},
@@ -238,17 +239,19 @@ class ValidationReport:
 
 
 def _infer(path: pathlib.Path) -> tuple[str | None, str | None]:
-    m = _FILE_NAME.match(path.name)
-    if not m or m["dataset"] not in _core.dataset_names():
+    """Dataset and day of a data file named ``<dataset>_<ds>.<ext>`` (one known extension:
+    ``contacts_<ds>.quarantine.csv`` is not a day's data file)."""
+    parsed = layout.parse_file_name(path.name)
+    if parsed is None or parsed[0] not in _core.dataset_names() or parsed[2].lower() not in _EXTENSIONS:
         return None, None
-    return m["dataset"], m["ds"]
+    return parsed[0], parsed[1]
 
 
 def _find_day_file(directory: pathlib.Path, dataset: str, ds: str | None) -> pathlib.Path | None:
     if ds is None:
         return None
     for ext in _EXTENSIONS:
-        p = directory / f"{dataset}_{ds}.{ext}"
+        p = directory / layout.data_file_name(dataset, ds, ext)
         if p.is_file():
             return p
     return None
@@ -324,14 +327,8 @@ def _outputs(
 ) -> tuple[str | None, str | None, str | None]:
     if out_dir is None:
         return None, None, None
-    part = f"ds={ds}" if ds else "ds=unknown"
-    stem = file_name.rsplit(".", 1)[0]
-    root = pathlib.Path(out_dir)
-    return (
-        str(root / "valid-data" / dataset / part / f"{stem}.{fmt}"),
-        str(root / "quarantine-data" / dataset / part / f"{stem}.{fmt}"),
-        str(root / "dq-reports" / dataset / part / "report.json"),
-    )
+    valid, quarantine, report = layout.output_paths(out_dir, dataset, ds, file_name, fmt)
+    return str(valid), str(quarantine), str(report)
 
 
 def _write_report(report: ValidationReport, path: str | None) -> None:
@@ -376,7 +373,11 @@ def validate(
     ``contract`` defaults to the shipped contract of the dataset. Valid rows go to
     ``valid_out`` and failing rows (with ``_failed_checks``, ``_source_row``,
     ``_source_line``, and ``_raw``/``_error`` for unparseable records) to
-    ``quarantine_out``, in the input's format unless ``output_format``; ``out_dir`` fills all
+    ``quarantine_out``. Each file's extension decides its format (``output_format``, if
+    given, must agree); with ``out_dir`` the format is ``output_format`` or the input's.
+    No output may be the input or the other output (``InvalidArgumentError``). An output
+    without rows is not written when no reader could open it: an empty quarantine, and an
+    empty JSON Lines valid file (``report.notes`` says so; the path is None). ``out_dir`` fills all
     three outputs with the bucket layout (``valid-data/<dataset>/ds=<ds>/<file>``,
     ``quarantine-data/...``, ``dq-reports/<dataset>/ds=<ds>/report.json``). Foreign keys are
     checked against ``references`` (``{"contacts": path_or_table}`` or a directory), by

@@ -2,6 +2,7 @@
 
 mod errors;
 mod generate;
+mod layout;
 mod validate;
 mod store;
 
@@ -25,5 +26,13 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(store::upload_files, m)?)?;
     m.add_function(wrap_pyfunction!(store::validate_key, m)?)?;
     m.add_function(wrap_pyfunction!(store::validate_bucket, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::layout_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::layout_report_file, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::data_file_name, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::parse_file_name, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::day_prefix, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::object_key, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::parse_key, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::output_paths, m)?)?;
     Ok(())
 }

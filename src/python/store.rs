@@ -7,7 +7,7 @@ use std::time::Duration;
 use pyo3::prelude::*;
 
 use super::errors::detach_catching;
-use crate::store::keys::{place, Kind, LayoutOverrides};
+use crate::layout::{check_unique_keys, parse_key, place, Kind, LayoutOverrides};
 use crate::store::upload::{collect_sources, FileOutcome, Policy, Progress, UploadItem, UploadOptions};
 use crate::store::{ConditionalWrites, StoreConfig, StoreError};
 
@@ -91,6 +91,7 @@ pub fn plan_upload(
         let p = place(&file, &layout)?;
         planned.push((file.to_string_lossy().into_owned(), p.key, p.dataset, p.ds));
     }
+    check_unique_keys(planned.iter().map(|(path, key, _, _)| (std::path::Path::new(path), key.as_str())))?;
     Ok(planned)
 }
 
@@ -162,8 +163,17 @@ pub fn upload_files(
         conditional_writes: ConditionalWrites::parse(conditional_writes)?,
     };
     let opts = UploadOptions { concurrency, multipart_threshold, part_size, part_concurrency, policy: Policy::parse(policy)? };
-    let items: Vec<UploadItem> =
-        items.into_iter().map(|(source, key, dataset, ds)| UploadItem { source, key, dataset, ds }).collect();
+    check_unique_keys(items.iter().map(|(source, key, _, _)| (source.as_path(), key.as_str())))?;
+    // A key in the layout says its dataset and day (for the audit log), unless given.
+    let items: Vec<UploadItem> = items
+        .into_iter()
+        .map(|(source, key, dataset, ds)| {
+            let parts = parse_key(&key);
+            let dataset = dataset.or_else(|| parts.as_ref().map(|p| p.dataset.clone()));
+            let ds = ds.or_else(|| parts.map(|p| p.ds));
+            UploadItem { source, key, dataset, ds }
+        })
+        .collect();
     // Progress is reported from the store's worker threads; an exception in the callback
     // is ignored (it must not break an upload half-way).
     let progress: Option<Progress> = progress.map(|cb| {

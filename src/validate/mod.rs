@@ -401,6 +401,8 @@ fn run(
     format: Option<FileFormat>,
     started: Instant,
 ) -> Result<Outcome, ValidateError> {
+    // Outputs are checked before any work: a bad path must not cost a whole validation.
+    let outputs = Outputs::plan(opts, format.map(|_| Path::new(source)), format)?;
     let rows_in = input.rows();
     let plan = plan(contract, &input, opts, rows_in)?;
     let chunks = &input.chunks;
@@ -473,14 +475,37 @@ fn run(
         )));
     }
 
-    // Outputs.
-    let out_format = opts.output_format.or(format).unwrap_or(FileFormat::Parquet);
-    if let Some(p) = &opts.valid_out {
-        write_output(p, out_format, schema.clone(), &parts)?;
+    // Outputs. A file without rows is written only when a reader can open it (a CSV
+    // header, a Parquet schema): an empty quarantine is never written, nor an empty JSON
+    // Lines file (zero bytes, which pyarrow and polars refuse); `notes` says so.
+    let mut notes = Vec::new();
+    let mut written = [None, None];
+    for (slot, (target, rows, what)) in
+        [(&outputs.valid, rows_valid, "valid"), (&outputs.quarantine, rows_invalid, "quarantine")].into_iter().enumerate()
+    {
+        let Some((path, out_format)) = target else { continue };
+        let why_not = if rows > 0 {
+            None
+        } else if what == "quarantine" {
+            Some("no invalid rows")
+        } else if *out_format == FileFormat::Json {
+            Some("no valid rows, and an empty JSON Lines file cannot be read back")
+        } else {
+            None
+        };
+        if let Some(why) = why_not {
+            remove_stale_output(path)?;
+            notes.push(format!("no {what} file written to {}: {why}", path.display()));
+            continue;
+        }
+        if what == "valid" {
+            write_output(path, *out_format, schema.clone(), &parts)?;
+        } else {
+            write_output(path, *out_format, quarantine.schema(), &[write::Part { batch: &quarantine, drop: &[] }])?;
+        }
+        written[slot] = Some(path.to_string_lossy().into_owned());
     }
-    if let Some(p) = &opts.quarantine_out {
-        write_output(p, out_format, quarantine.schema(), &[write::Part { batch: &quarantine, drop: &[] }])?;
-    }
+    let [valid_path, quarantine_path] = written;
 
     trace("write", started);
     let valid = if opts.collect {
@@ -579,8 +604,9 @@ fn run(
         rows_invalid,
         status: status.to_string(),
         checks: results,
-        valid_path: opts.valid_out.as_ref().map(|p| p.to_string_lossy().into_owned()),
-        quarantine_path: opts.quarantine_out.as_ref().map(|p| p.to_string_lossy().into_owned()),
+        valid_path,
+        quarantine_path,
+        notes,
         seconds: started.elapsed().as_secs_f64(),
     };
     Ok(Outcome {
@@ -608,6 +634,88 @@ fn valid_rows(p: &write::Part) -> Result<RecordBatch, ValidateError> {
     }
     filter_record_batch(p.batch, &BooleanArray::from(keep))
         .map_err(|e| ValidateError::Internal(format!("cannot filter the valid rows: {e}")))
+}
+
+/// The output files of one run, each with the format it is written in.
+struct Outputs {
+    valid: Option<(PathBuf, FileFormat)>,
+    quarantine: Option<(PathBuf, FileFormat)>,
+}
+
+impl Outputs {
+    /// Each output's format comes from its extension (`output_format`, when given, must
+    /// agree); no output may be the input or the other output, compared as resolved paths
+    /// (`./a.csv`, `a.csv` and a symlink to it are one file).
+    fn plan(opts: &ValidateOptions, input: Option<&Path>, input_format: Option<FileFormat>) -> Result<Outputs, ValidateError> {
+        let format_of = |path: &Path, name: &str| -> Result<FileFormat, ValidateError> {
+            match (FileFormat::from_path(path), opts.output_format) {
+                (Some(by_extension), Some(asked)) if by_extension != asked => Err(ArgumentError::Other(format!(
+                    "output_format={asked} contradicts {name}={}, whose extension says {by_extension}",
+                    path.display()
+                ))
+                .into()),
+                (Some(by_extension), _) => Ok(by_extension),
+                (None, Some(asked)) => Ok(asked),
+                (None, None) => Err(ArgumentError::Other(format!(
+                    "cannot tell the format of {name}={} from its extension (csv, json, parquet); \
+                     name it so or pass output_format (the input is {})",
+                    path.display(),
+                    input_format.map_or("an in-memory table".to_string(), |f| f.to_string())
+                ))
+                .into()),
+            }
+        };
+        let valid = opts.valid_out.as_ref().map(|p| format_of(p, "valid_out").map(|f| (p.clone(), f))).transpose()?;
+        let quarantine =
+            opts.quarantine_out.as_ref().map(|p| format_of(p, "quarantine_out").map(|f| (p.clone(), f))).transpose()?;
+        let mut named: Vec<(&str, &Path)> = Vec::new();
+        if let Some(p) = input {
+            named.push(("the input", p));
+        }
+        if let Some((p, _)) = &valid {
+            named.push(("valid_out", p));
+        }
+        if let Some((p, _)) = &quarantine {
+            named.push(("quarantine_out", p));
+        }
+        for (i, (first_name, first)) in named.iter().enumerate() {
+            for (second_name, second) in &named[i + 1..] {
+                if resolved(first) == resolved(second) {
+                    return Err(ArgumentError::Other(format!(
+                        "{second_name} {} is the same file as {first_name} {}: writing it would overwrite data",
+                        second.display(),
+                        first.display()
+                    ))
+                    .into());
+                }
+            }
+        }
+        Ok(Outputs { valid, quarantine })
+    }
+}
+
+/// A path as the file system resolves it, also for a file that does not exist yet (its
+/// directory resolved, then its name).
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(dir), Some(name)) => dir.canonicalize().map(|d| d.join(name)).unwrap_or(absolute),
+        _ => absolute,
+    }
+}
+
+/// An output this run does not write must not keep an earlier run's rows there (they
+/// would be uploaded as this run's).
+fn remove_stale_output(path: &Path) -> Result<(), ValidateError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(IoError::Write { path: path.to_path_buf(), source: e }.into())
+        }
+        _ => Ok(()),
+    }
 }
 
 fn write_output(path: &Path, format: FileFormat, schema: SchemaRef, parts: &[write::Part]) -> Result<(), ValidateError> {

@@ -53,6 +53,8 @@ pub struct ValidationReport {
     pub checks: Vec<CheckResult>,
     pub valid_path: Option<String>,
     pub quarantine_path: Option<String>,
+    /// What the run chose not to do, e.g. "no quarantine file written to ...: no invalid rows".
+    pub notes: Vec<String>,
     pub seconds: f64,
 }
 

@@ -37,8 +37,19 @@
     {{ return(ds) }}
 {% endmacro %}
 
+{#- The bucket layout as marketing_core.layout spells it (src/layout.rs): a day of a
+    dataset is valid-data/<dataset>/ds=<ds>/. The only spelling in dbt; tests/test_layout.py
+    renders these macros and compares them with the layout module. -#}
+{% macro marketing_valid_root(raw_root) %}
+    {{ return(raw_root.rstrip('/') ~ "/valid-data/") }}
+{% endmacro %}
+
+{% macro marketing_day_path(name, ds) %}
+    {{ return(name ~ "/ds=" ~ ds) }}
+{% endmacro %}
+
 {% macro marketing_day_prefix(raw_root, name, ds) %}
-    {{ return(raw_root ~ "/valid-data/" ~ name ~ "/ds=" ~ ds) }}
+    {{ return(marketing_valid_root(raw_root) ~ marketing_day_path(name, ds)) }}
 {% endmacro %}
 
 {# ------------------------------------------------------------------ DuckDB -- #}

@@ -26,7 +26,7 @@
 {% endmacro %}
 
 {% macro create_marketing_stage(bucket_url=none, storage_integration=none, create_integration=false, aws_role_arn=none) %}
-    {% set bucket_url = bucket_url or (var('raw_root') | string).rstrip('/') ~ '/valid-data/' %}
+    {% set bucket_url = bucket_url or marketing_valid_root(var('raw_root') | string) %}
     {% do run_query("create schema if not exists " ~ target.database ~ "." ~ var('raw_schema', 'raw')) %}
     {% do run_query(marketing_file_formats_sql()) %}
     {% if create_integration %}
@@ -86,7 +86,7 @@
     copy into {{ marketing_raw_relation(name) }} ({{ cols | join(", ") }}, ds, _loaded_at, _source_file)
     from (
         select {{ exprs | join(", ") }}, '{{ ds }}'::date, current_timestamp()::timestamp_ntz, metadata$filename
-        from @{{ marketing_stage_name() }}/{{ name }}/ds={{ ds }}/
+        from @{{ marketing_stage_name() }}/{{ marketing_day_path(name, ds) }}/
     )
     FILE_FORMAT = (FORMAT_NAME = '{{ marketing_file_format_name(fmt) }}')
     ON_ERROR = 'SKIP_FILE'
@@ -120,7 +120,7 @@
         {% if rows %}
             {% do run_query("insert into " ~ marketing_raw_relation('load_report') ~ " values " ~ rows | join(", ")) %}
         {% elif not allow_missing %}
-            {% do failed.append(name ~ ": no file under @" ~ marketing_stage_name() ~ "/" ~ name ~ "/ds=" ~ ds ~ "/") %}
+            {% do failed.append(name ~ ": no file under @" ~ marketing_stage_name() ~ "/" ~ marketing_day_path(name, ds) ~ "/") %}
         {% endif %}
         {% set n = run_query("select count(*) from " ~ marketing_raw_relation(name) ~ " where ds = '" ~ ds ~ "'::date").columns[0].values()[0] %}
         {% do loaded.update({name: n}) %}
