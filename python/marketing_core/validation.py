@@ -375,7 +375,7 @@ def validate(
     ``dataset`` and ``ds`` default to what the file name says (``contacts_2025-05-25.csv``).
     ``contract`` defaults to the shipped contract of the dataset. Valid rows go to
     ``valid_out`` and failing rows (with ``_failed_checks``, ``_source_row``,
-    ``_source_line``, and ``_raw``/``_error`` for unparseable records) to
+    ``_source_line``, and ``_raw``/``_raw_base64``/``_error`` for unparseable records) to
     ``quarantine_out``, in the input's format unless ``output_format``; ``out_dir`` fills all
     three outputs with the bucket layout (``valid-data/<dataset>/ds=<ds>/<file>``,
     ``quarantine-data/...``, ``dq-reports/<dataset>/ds=<ds>/report.json``). Foreign keys are
