@@ -372,7 +372,7 @@ def validate(
     ``dataset`` and ``ds`` default to what the file name says (``contacts_2025-05-25.csv``).
     ``contract`` defaults to the shipped contract of the dataset. Valid rows go to
     ``valid_out`` and failing rows (with ``_failed_checks``, ``_source_row``,
-    ``_source_line``, and ``_raw``/``_error`` for unparseable records) to
+    ``_source_line``, and ``_raw``/``_raw_base64``/``_error`` for unparseable records) to
     ``quarantine_out``. Each file's extension decides its format (``output_format``, if
     given, must agree); with ``out_dir`` the format is ``output_format`` or the input's.
     No output may be the input or the other output (``InvalidArgumentError``). An output

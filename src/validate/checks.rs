@@ -49,8 +49,9 @@ pub fn parse_date(s: &str) -> Option<i32> {
     Some(days_since_epoch(d))
 }
 
-/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS[.ffffff]` or with `T`, optionally ending in `Z`, as
-/// microseconds since the epoch (naive, i.e. UTC).
+/// `YYYY-MM-DD`, `YYYY-MM-DD HH:MM:SS[.fffffffff]` or with `T`, optionally ending in `Z` or
+/// an offset (`+02:00`, `-0500`, `+02`), as microseconds since the epoch in UTC (a time
+/// without offset is UTC). Exact: digits below the microsecond must be zeros.
 #[inline]
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     let s = s.strip_suffix('Z').unwrap_or(s);
@@ -66,24 +67,102 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     if h > 23 || m > 59 || sec > 59 {
         return None;
     }
+    // The offset: the last `+` or `-` after the seconds.
+    let (body, offset_secs) = match b[19..].iter().rposition(|&c| c == b'+' || c == b'-') {
+        Some(at) => {
+            let at = 19 + at;
+            let off = &b[at + 1..];
+            let (oh, om) = match off.len() {
+                2 => (digits(off)?, 0),
+                4 => (digits(&off[..2])?, digits(&off[2..])?),
+                5 if off[2] == b':' => (digits(&off[..2])?, digits(&off[3..])?),
+                _ => return None,
+            };
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let secs = (oh * 3600 + om * 60) as i64;
+            (&b[..at], if b[at] == b'+' { secs } else { -secs })
+        }
+        None => (b, 0),
+    };
     let mut micros = 0i64;
-    if b.len() > 19 {
-        let frac = &b[20..];
-        if b[19] != b'.' || frac.is_empty() || frac.len() > 9 {
+    if body.len() > 19 {
+        let frac = &body[20..];
+        if body[19] != b'.' || frac.is_empty() || frac.len() > 9 {
             return None;
         }
         let f = digits(frac)? as i64;
         micros = match frac.len() {
             n @ 1..=6 => f * 10i64.pow(6 - n as u32),
-            n => f / 10i64.pow(n as u32 - 6),
+            n => {
+                let below = 10i64.pow(n as u32 - 6);
+                if f % below != 0 {
+                    return None;
+                }
+                f / below
+            }
         };
     }
-    Some(days * MICROS_PER_DAY + ((h * 3600 + m * 60 + sec) as i64) * 1_000_000 + micros)
+    Some(days * MICROS_PER_DAY + ((h * 3600 + m * 60 + sec) as i64 - offset_secs) * 1_000_000 + micros)
+}
+
+/// An integer written as text: plain digits (the fast path), or a decimal or exponent form
+/// whose value is exactly an integer (`1.0`, `1e3`, `-0.0`); `1.9` or a value outside
+/// int64 is not an integer.
+#[inline]
+pub fn parse_int(s: &str) -> Option<i64> {
+    s.parse::<i64>().ok().or_else(|| exact_decimal_int(s))
+}
+
+fn exact_decimal_int(s: &str) -> Option<i64> {
+    let (negative, s) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], s[i + 1..].parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    if !int_part.bytes().chain(frac_part.bytes()).all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    // The value is digits × 10^scale.
+    let all_digits = format!("{int_part}{frac_part}");
+    let digits = all_digits.trim_start_matches('0');
+    let mut scale = exponent.checked_sub(frac_part.len() as i32)?;
+    let mut digits = digits.as_bytes();
+    while scale < 0 {
+        match digits.split_last() {
+            Some((b'0', rest)) => digits = rest,
+            Some(_) => return None,
+            None => break,
+        }
+        scale += 1;
+    }
+    if digits.is_empty() {
+        return Some(0);
+    }
+    if digits.len() as i64 + scale.max(0) as i64 > 19 {
+        return None;
+    }
+    let mut v: i128 = 0;
+    for &d in digits {
+        v = v * 10 + (d - b'0') as i128;
+    }
+    v *= 10i128.pow(scale.max(0) as u32);
+    i64::try_from(if negative { -v } else { v }).ok()
 }
 
 #[inline]
 fn parse_bool(s: &str) -> Option<bool> {
     match s {
+        // The accepted spellings (README); `yes`/`no`, `t`/`f`, `2` or `1.0` are not bools.
         "true" | "True" | "TRUE" | "1" => Some(true),
         "false" | "False" | "FALSE" | "0" => Some(false),
         _ => None,
@@ -109,6 +188,9 @@ pub fn cast_column(input: &ArrayRef, ty: ColumnType) -> (ArrayRef, Vec<u32>) {
             Err(_) => return all_failed(input, ty),
         },
         _ => {
+            if let Some(exact) = exact_typed_cast(input, ty) {
+                return exact;
+            }
             // A typed input of another type (e.g. int32 where int64 is expected): arrow's
             // safe cast, a value it cannot convert becomes null and a type failure.
             let opts = CastOptions { safe: true, ..Default::default() };
@@ -144,13 +226,85 @@ pub fn cast_column(input: &ArrayRef, ty: ColumnType) -> (ArrayRef, Vec<u32>) {
     let n = s.len();
     let out = match ty {
         ColumnType::String => strings.clone(),
-        ColumnType::Int64 => parse_into!(Int64Builder::with_capacity(n), |t: &str| t.parse::<i64>().ok()),
+        ColumnType::Int64 => parse_into!(Int64Builder::with_capacity(n), parse_int),
         ColumnType::Float64 => parse_into!(Float64Builder::with_capacity(n), parse_float),
         ColumnType::Bool => parse_into!(BooleanBuilder::with_capacity(n), parse_bool),
         ColumnType::Date => parse_into!(Date32Builder::with_capacity(n), parse_date),
         ColumnType::Timestamp => parse_into!(TimestampMicrosecondBuilder::with_capacity(n), parse_timestamp),
     };
     (out, failed)
+}
+
+/// The typed casts where arrow's would lose information; the same value gets the same
+/// verdict as its text in a CSV: a float becomes an int64 only when it is an integer
+/// (arrow truncates 1.9 to 1); a bool accepts only the integers 0 and 1 (arrow makes any
+/// non-zero true) and no float; a bool is no number; a timestamp is no date (arrow drops the
+/// time); a timestamp keeps its UTC instant and is exact to the microsecond.
+fn exact_typed_cast(input: &ArrayRef, ty: ColumnType) -> Option<(ArrayRef, Vec<u32>)> {
+    let from = input.data_type();
+    let per_value = |convert: &dyn Fn(usize) -> Option<i64>| -> (Vec<Option<i64>>, Vec<u32>) {
+        let mut failed = Vec::new();
+        let values = (0..input.len())
+            .map(|i| {
+                if input.is_null(i) {
+                    return None;
+                }
+                let v = convert(i);
+                if v.is_none() {
+                    failed.push(i as u32);
+                }
+                v
+            })
+            .collect();
+        (values, failed)
+    };
+    let as_f64 = || cast_with_options(input, &DataType::Float64, &CastOptions::default()).ok();
+    let as_i64 = || cast_with_options(input, &DataType::Int64, &CastOptions { safe: true, ..Default::default() }).ok();
+    match (ty, from) {
+        (ColumnType::Int64, DataType::Float16 | DataType::Float32 | DataType::Float64) => {
+            let f = as_f64()?;
+            let f = f.as_primitive::<Float64Type>();
+            let (values, failed) = per_value(&|i| {
+                let v = f.value(i);
+                // 2^63 is the first float above i64::MAX.
+                (v.fract() == 0.0 && v >= -9.223_372_036_854_776e18 && v < 9.223_372_036_854_776e18).then_some(v as i64)
+            });
+            Some((Arc::new(arrow::array::Int64Array::from(values)) as ArrayRef, failed))
+        }
+        (ColumnType::Bool, _) if from.is_integer() => {
+            let ints = as_i64()?;
+            let ints = ints.as_primitive::<Int64Type>();
+            let (values, failed) = per_value(&|i| match (ints.is_valid(i), ints.value(i)) {
+                (true, v @ (0 | 1)) => Some(v),
+                _ => None,
+            });
+            let bools: arrow::array::BooleanArray = values.iter().map(|v| v.map(|v| v == 1)).collect();
+            Some((Arc::new(bools) as ArrayRef, failed))
+        }
+        (ColumnType::Bool, _) if from.is_floating() => Some(all_failed(input, ty)),
+        (ColumnType::Int64 | ColumnType::Float64 | ColumnType::Date | ColumnType::Timestamp, DataType::Boolean) => {
+            Some(all_failed(input, ty))
+        }
+        (ColumnType::Date, DataType::Timestamp(_, _)) => Some(all_failed(input, ty)),
+        (ColumnType::Timestamp, DataType::Timestamp(unit, _)) => {
+            use arrow::datatypes::TimeUnit;
+            // The stored values are UTC instants whatever the zone: reinterpret, then scale.
+            let raw = cast_with_options(input, &DataType::Int64, &CastOptions::default()).ok()?;
+            let raw = raw.as_primitive::<Int64Type>();
+            let unit = *unit;
+            let (values, failed) = per_value(&|i| {
+                let v = raw.value(i);
+                match unit {
+                    TimeUnit::Second => v.checked_mul(1_000_000),
+                    TimeUnit::Millisecond => v.checked_mul(1_000),
+                    TimeUnit::Microsecond => Some(v),
+                    TimeUnit::Nanosecond => (v % 1_000 == 0).then_some(v / 1_000),
+                }
+            });
+            Some((Arc::new(arrow::array::TimestampMicrosecondArray::from(values)) as ArrayRef, failed))
+        }
+        _ => None,
+    }
 }
 
 fn all_failed(input: &ArrayRef, ty: ColumnType) -> (ArrayRef, Vec<u32>) {

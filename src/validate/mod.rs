@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use base64::Engine as _;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Builder, RecordBatch, StringArray, StringBuilder, UInt32Array};
 use arrow::compute::{cast, filter_record_batch, take};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -87,18 +88,22 @@ pub const FAILED_CHECKS: &str = "_failed_checks";
 pub const SOURCE_ROW: &str = "_source_row";
 pub const SOURCE_LINE: &str = "_source_line";
 pub const RAW: &str = "_raw";
+/// The unparsed record's exact bytes, base64 (`_raw` is text: bytes that are not UTF-8
+/// show there as U+FFFD).
+pub const RAW_BASE64: &str = "_raw_base64";
 pub const ERROR: &str = "_error";
 const SAMPLES: usize = 5;
 
 /// The quarantine file's schema: every contract column as text (the value as it was read),
 /// then the failed checks, the 0-based record and 1-based line, and for records that could
-/// not be parsed the raw text and the reason.
+/// not be parsed the raw text, its exact bytes (base64) and the reason.
 pub fn quarantine_schema(contract: &Contract) -> SchemaRef {
     let mut fields: Vec<Field> = contract.columns.iter().map(|c| Field::new(&c.name, DataType::Utf8, true)).collect();
     fields.push(Field::new(FAILED_CHECKS, DataType::Utf8, false));
     fields.push(Field::new(SOURCE_ROW, DataType::Int64, false));
     fields.push(Field::new(SOURCE_LINE, DataType::Int64, true));
     fields.push(Field::new(RAW, DataType::Utf8, true));
+    fields.push(Field::new(RAW_BASE64, DataType::Utf8, true));
     fields.push(Field::new(ERROR, DataType::Utf8, true));
     Arc::new(Schema::new(fields))
 }
@@ -219,6 +224,21 @@ fn plan(contract: &Contract, input: &Input, opts: &ValidateOptions, rows_in: u64
         plan.push(p);
     }
     let has_columns = input.has_columns;
+    // A name the input has twice: only its first column is read, and the file fails.
+    let mut distinct: Vec<&str> = Vec::with_capacity(input.input_columns.len());
+    for name in &input.input_columns {
+        if distinct.contains(&name.as_str()) {
+            continue;
+        }
+        distinct.push(name);
+        let at: Vec<String> =
+            input.input_columns.iter().enumerate().filter(|(_, n)| *n == name).map(|(i, _)| (i + 1).to_string()).collect();
+        if at.len() > 1 {
+            let mut p = Planned::new("schema", Some(name), "duplicate".into(), Severity::Error, 0.0, Kind::FileLevel(true));
+            p.message = Some(format!("column {name:?} appears {} times (columns {}); only the first is read", at.len(), at.join(", ")));
+            plan.push(p);
+        }
+    }
     for c in &contract.columns {
         if has_columns && !present(&c.name) {
             let sev = if c.required { Severity::Error } else { Severity::Warn };
@@ -227,14 +247,14 @@ fn plan(contract: &Contract, input: &Input, opts: &ValidateOptions, rows_in: u64
             plan.push(p);
         }
     }
-    for name in &input.input_columns {
+    for name in &distinct {
         if contract.column_index(name).is_none() {
             let mut p = Planned::new("schema", Some(name), "extra".into(), contract.extra_columns, 0.0, Kind::AllRows);
             p.message = Some(format!("column {name:?} is not in the contract (dropped from the valid file)"));
             plan.push(p);
         }
     }
-    let order: Vec<&str> = input.input_columns.iter().map(String::as_str).filter(|n| contract.column_index(n).is_some()).collect();
+    let order: Vec<&str> = distinct.iter().copied().filter(|n| contract.column_index(n).is_some()).collect();
     let expected: Vec<&str> = contract.columns.iter().map(|c| c.name.as_str()).filter(|n| order.contains(n)).collect();
     if input.has_columns && order != expected {
         let mut p = Planned::new("schema", None, "order".into(), Severity::Warn, 0.0, Kind::FileLevel(true));
@@ -521,6 +541,9 @@ fn run(
         let (rows_failed, file_failed) = match &p.kind {
             Kind::Parse => (input.unparsed.len() as u64, false),
             Kind::FileLevel(failed) => (0, *failed),
+            // A missing or extra column is a fact about the file: it fails (or warns) even
+            // when the file has no rows.
+            Kind::AllRows => (failures[k].iter().map(|f| f.len() as u64).sum(), true),
             _ => (failures[k].iter().map(|f| f.len() as u64).sum(), false),
         };
         let samples: Vec<Option<String>> = match &p.kind {
@@ -577,7 +600,7 @@ fn run(
             status: status.to_string(),
             rows_failed,
             failed_fraction: fraction,
-            file_level: matches!(p.kind, Kind::FileLevel(_)),
+            file_level: matches!(p.kind, Kind::FileLevel(_) | Kind::AllRows),
             samples,
             signature: report::signature(&contract.dataset, p.check, p.column.as_deref().or(match &p.kind {
                 Kind::Rule(_) => Some(p.label.as_str()),
@@ -739,6 +762,7 @@ struct QuarantineBuilder {
     rows: Int64Builder,
     lines: Int64Builder,
     raw: StringBuilder,
+    raw_base64: StringBuilder,
     error: StringBuilder,
 }
 
@@ -750,7 +774,8 @@ impl QuarantineBuilder {
         self.failed.append_value("parse");
         self.rows.append_value(u.record as i64);
         self.lines.append_option(u.line.map(|l| l as i64));
-        self.raw.append_value(&u.raw);
+        self.raw.append_value(String::from_utf8_lossy(&u.raw));
+        self.raw_base64.append_value(base64::engine::general_purpose::STANDARD.encode(&u.raw));
         self.error.append_value(&u.reason);
     }
 }
@@ -770,6 +795,7 @@ fn build_quarantine(
         rows: Int64Builder::with_capacity(total),
         lines: Int64Builder::with_capacity(total),
         raw: StringBuilder::with_capacity(total, 0),
+        raw_base64: StringBuilder::with_capacity(total, 0),
         error: StringBuilder::with_capacity(total, 0),
     };
     // Merge the unparsed records in, in record order.
@@ -791,6 +817,7 @@ fn build_quarantine(
             q.rows.append_value(record as i64);
             q.lines.append_option(c.line(r as usize).map(|l| l as i64));
             q.raw.append_null();
+            q.raw_base64.append_null();
             q.error.append_null();
         }
     }
@@ -802,6 +829,7 @@ fn build_quarantine(
     columns.push(Arc::new(q.rows.finish()));
     columns.push(Arc::new(q.lines.finish()));
     columns.push(Arc::new(q.raw.finish()));
+    columns.push(Arc::new(q.raw_base64.finish()));
     columns.push(Arc::new(q.error.finish()));
     RecordBatch::try_new(schema, columns).map_err(|e| ValidateError::Internal(format!("cannot assemble the quarantine: {e}")))
 }

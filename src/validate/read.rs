@@ -51,7 +51,8 @@ impl Chunk {
 pub struct Unparsed {
     pub record: u64,
     pub line: Option<u64>,
-    pub raw: String,
+    /// The record's bytes as read (not necessarily UTF-8).
+    pub raw: Vec<u8>,
     pub reason: String,
 }
 
@@ -101,22 +102,39 @@ fn fill(file: &mut File, buf: &mut Vec<u8>, want: usize, path: &Path) -> Result<
     Ok(false)
 }
 
-/// Record boundaries (offsets just after a newline that is not inside quotes) about every
-/// CHUNK_BYTES, and the end of the last complete record.
-fn split_points(buf: &[u8], csv_quotes: bool, eof: bool) -> Vec<usize> {
+/// Line ends in `bytes`: LF, CRLF and a lone CR (Excel's "CSV (Macintosh)") each count
+/// once. Callers never cut between the CR and the LF of a CRLF.
+pub(crate) fn count_line_ends(bytes: &[u8]) -> u64 {
+    if memchr::memchr(b'\r', bytes).is_none() {
+        return memchr::memchr_iter(b'\n', bytes).count() as u64;
+    }
+    memchr::memchr2_iter(b'\r', b'\n', bytes)
+        .filter(|&i| bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n'))
+        .count() as u64
+}
+
+/// Record boundaries (offsets just after a line end that is not inside quotes) about every
+/// CHUNK_BYTES, and the end of the last complete record. `terminator` is the file's line
+/// end (`\n`, or `\r` for a file of lone CRs), decided once per file; a cut after a CR is
+/// made only where no LF follows it.
+fn split_points(buf: &[u8], csv_quotes: bool, terminator: u8, eof: bool) -> Vec<usize> {
     let mut cuts = Vec::new();
     let mut last = 0;
     let mut target = CHUNK_BYTES;
+    // After a CR, a cut needs to see the next byte (it must not be the LF of a CRLF).
+    let cuttable = |i: usize| terminator == b'\n' || buf.get(i + 1).map_or(eof, |&b| b != b'\n');
     if csv_quotes {
         let mut in_quotes = false;
-        for i in memchr::memchr2_iter(b'"', b'\n', buf) {
+        for i in memchr::memchr2_iter(b'"', terminator, buf) {
             if buf[i] == b'"' {
                 in_quotes = !in_quotes;
-            } else if !in_quotes && i + 1 >= target {
+            } else if in_quotes || !cuttable(i) {
+                continue;
+            } else if i + 1 >= target {
                 cuts.push(i + 1);
                 last = i + 1;
                 target = i + 1 + CHUNK_BYTES;
-            } else if !in_quotes {
+            } else {
                 last = i + 1;
             }
         }
@@ -141,10 +159,16 @@ fn split_points(buf: &[u8], csv_quotes: bool, eof: bool) -> Vec<usize> {
     cuts
 }
 
+#[cfg(test)]
+pub(crate) fn split_points_for_test(buf: &[u8], terminator: u8, eof: bool) -> Vec<usize> {
+    split_points(buf, true, terminator, eof)
+}
+
 /// Streams a text file in blocks and parses each block's chunks in parallel.
 fn stream_text(
     path: &Path,
     csv_quotes: bool,
+    terminator: u8,
     mut skip_prefix: impl FnMut(&[u8], bool) -> Result<Option<usize>, ValidateError>,
     parse: impl Fn(&[u8]) -> Parsed + Sync,
 ) -> Result<(Vec<Parsed>, u64), ValidateError> {
@@ -161,7 +185,7 @@ fn stream_text(
         if !prefix_done {
             match skip_prefix(&buf, eof)? {
                 Some(n) => {
-                    prefix_lines = memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+                    prefix_lines = count_line_ends(&buf[..n]);
                     start = n;
                     prefix_done = true;
                 }
@@ -173,7 +197,7 @@ fn stream_text(
                 }
             }
         }
-        let cuts = split_points(&buf[start..], csv_quotes, eof);
+        let cuts = split_points(&buf[start..], csv_quotes, terminator, eof);
         let mut ranges = Vec::with_capacity(cuts.len());
         let mut from = start;
         for c in cuts {
@@ -224,9 +248,11 @@ fn assemble(parts: Vec<Parsed>, first_line: u64) -> (Vec<Chunk>, Vec<Unparsed>, 
     (chunks, unparsed, extra, first_keys)
 }
 
-fn lossy(bytes: &[u8]) -> String {
-    let s = String::from_utf8_lossy(bytes);
-    s.trim_end_matches(['\r', '\n']).to_string()
+/// A record's bytes as they were in the file, without its line end (the quarantine keeps
+/// them exactly: `_raw_base64`).
+fn raw_bytes(bytes: &[u8]) -> Vec<u8> {
+    let end = bytes.iter().rposition(|b| !matches!(b, b'\r' | b'\n')).map_or(0, |i| i + 1);
+    bytes[..end].to_vec()
 }
 
 // --- CSV ---------------------------------------------------------------------------------
@@ -235,15 +261,21 @@ fn csv_reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
     csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes)
 }
 
-/// The header record: its length in bytes and the column names.
+/// The header record: its length in bytes (with its line end: LF, CRLF or a lone CR) and
+/// the column names.
 fn csv_header(buf: &[u8], eof: bool) -> Option<(usize, Vec<String>)> {
     let mut in_quotes = false;
     let mut end = None;
-    for i in memchr::memchr2_iter(b'"', b'\n', buf) {
+    for i in memchr::memchr3_iter(b'"', b'\n', b'\r', buf) {
         if buf[i] == b'"' {
             in_quotes = !in_quotes;
         } else if !in_quotes {
-            end = Some(i + 1);
+            end = match (buf[i], buf.get(i + 1)) {
+                (b'\r', Some(b'\n')) => Some(i + 2),
+                // A CR at the end of what was read: the LF of a CRLF may follow.
+                (b'\r', None) if !eof => return None,
+                _ => Some(i + 1),
+            };
             break;
         }
     }
@@ -267,22 +299,30 @@ pub fn read_csv(path: &Path, contract: &Contract) -> Result<Input, ValidateError
     let mut file = File::open(path).map_err(|e| unreadable(path, e.to_string()))?;
     let mut probe = Vec::new();
     let mut want = 1 << 16;
-    let names = loop {
+    let (names, terminator) = loop {
         let eof = fill(&mut file, &mut probe, want, path)?;
-        if let Some((_, names)) = csv_header(&probe, eof) {
-            break names;
+        if let Some((end, names)) = csv_header(&probe, eof) {
+            // The header's line end says the file's, once per file: records are still split
+            // by the csv state machine at any line end, this only picks the cut points.
+            let lone_cr = end > 0 && probe[end - 1] == b'\r';
+            break (names, if lone_cr { b'\r' } else { b'\n' });
         }
         want *= 4;
     };
     drop(file);
-    let mapping: Vec<Option<usize>> = names.iter().map(|n| contract.column_index(n)).collect();
+    // A repeated header name maps only its first field (the plan reports the repeat).
+    let mapping: Vec<Option<usize>> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| contract.column_index(n).filter(|_| !names[..i].contains(n)))
+        .collect();
     let width = names.len();
     let skip = |buf: &[u8], eof: bool| -> Result<Option<usize>, ValidateError> {
         Ok(csv_header(buf, eof).map(|(end, _)| end))
     };
     let ncols = contract.columns.len();
     let (parts, header_lines) =
-        stream_text(path, true, skip, |bytes| parse_csv_chunk(bytes, &mapping, width, ncols))?;
+        stream_text(path, true, terminator, skip, |bytes| parse_csv_chunk(bytes, &mapping, width, ncols))?;
     let has_columns = !names.is_empty();
     let (chunks, unparsed, _, _) = assemble(parts, 1 + header_lines);
     Ok(Input { chunks, unparsed, input_columns: names, has_columns, missing_header: !has_columns })
@@ -341,7 +381,7 @@ fn finish_csv_chunk(
         chunk,
         unparsed,
         records,
-        lines: memchr::memchr_iter(b'\n', bytes).count() as u64,
+        lines: count_line_ends(bytes),
         extra_keys: Vec::new(),
         first_keys: None,
     }
@@ -386,7 +426,7 @@ fn parse_plain_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize, 
             if local_records.is_empty() {
                 local_records.extend(0..rows as u32);
             }
-            unparsed.push(Unparsed { record: records, line: Some(line_no as u64), raw: lossy(line), reason });
+            unparsed.push(Unparsed { record: records, line: Some(line_no as u64), raw: raw_bytes(line), reason });
             records += 1;
             continue;
         }
@@ -407,6 +447,8 @@ fn parse_quoted_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize,
     let mut builders: Vec<Option<StringBuilder>> = (0..ncols)
         .map(|c| mapping.contains(&Some(c)).then(|| StringBuilder::with_capacity(estimate, bytes.len() / ncols.max(1))))
         .collect();
+    // The reader reads `bytes[base..]`; it starts again after a line with an unclosed quote.
+    let mut base = 0usize;
     let mut reader = csv_reader(bytes);
     let mut rec = csv::ByteRecord::new();
     let mut lines = Vec::with_capacity(estimate);
@@ -414,54 +456,66 @@ fn parse_quoted_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize,
     let mut unparsed = Vec::new();
     let mut records = 0u64;
     let mut rows = 0usize;
+    // Line numbers are counted here (LF, CRLF and lone CR alike): the csv crate counts LFs only.
+    let (mut counted_to, mut line) = (0usize, 0u64);
     loop {
-        let start = reader.position().clone();
-        match reader.read_byte_record(&mut rec) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                // csv only fails on I/O or UTF-8 in string records; keep the raw text.
-                let end = reader.position().byte() as usize;
-                if local_records.is_empty() {
-                    local_records.extend(0..rows as u32);
-                }
-                unparsed.push(Unparsed {
-                    record: records,
-                    line: Some(start.line() - 1),
-                    raw: lossy(&bytes[start.byte() as usize..end.min(bytes.len())]),
-                    reason: e.to_string(),
-                });
-                records += 1;
-                continue;
-            }
-        }
-        let pos = rec.position().cloned().unwrap_or(start);
+        let start = base + reader.position().byte() as usize;
+        let read = reader.read_byte_record(&mut rec);
+        let end = (base + reader.position().byte() as usize).min(bytes.len());
         // The csv crate reports a record after blank lines at the first blank line.
-        let (mut line, mut record_start) = (pos.line() - 1, pos.byte() as usize);
-        while record_start < bytes.len() && matches!(bytes[record_start], b'\n' | b'\r') {
-            line += u64::from(bytes[record_start] == b'\n');
+        let mut record_start = match &read {
+            Ok(_) => rec.position().map_or(start, |p| base + p.byte() as usize),
+            Err(_) => start,
+        };
+        while record_start < end && matches!(bytes[record_start], b'\n' | b'\r') {
             record_start += 1;
         }
-        let reject = if rec.len() != width {
-            Some(format!("expected {width} fields, found {}", rec.len()))
-        } else if std::str::from_utf8(rec.as_slice()).is_err() {
-            let (field, valid) = rec
-                .iter()
-                .enumerate()
-                .find_map(|(i, f)| std::str::from_utf8(f).err().map(|e| (i, e.valid_up_to())))
-                .unwrap_or((0, 0));
-            Some(format!("invalid UTF-8 in field {} at byte {} of the field", field + 1, valid))
-        } else {
-            None
+        line += count_line_ends(&bytes[counted_to..record_start.max(counted_to)]);
+        counted_to = counted_to.max(record_start);
+        let reject = match read {
+            Ok(false) => break,
+            // csv only fails on I/O or UTF-8 in string records; keep the raw text.
+            Err(e) => Some(e.to_string()),
+            Ok(true) if rec.len() != width => {
+                // A quote that never closes folds the lines after it into this record:
+                // quarantine only the line the quote opened on and read on from the next.
+                let spanning = rec.iter().position(|f| memchr::memchr2(b'\n', b'\r', f).is_some());
+                if let (Some(field), Some(eol)) = (spanning, memchr::memchr2(b'\n', b'\r', &bytes[record_start..end])) {
+                    let eol = record_start + eol;
+                    let next = eol + 1 + usize::from(bytes[eol] == b'\r' && bytes.get(eol + 1) == Some(&b'\n'));
+                    if local_records.is_empty() {
+                        local_records.extend(0..rows as u32);
+                    }
+                    unparsed.push(Unparsed {
+                        record: records,
+                        line: Some(line),
+                        raw: raw_bytes(&bytes[record_start..eol]),
+                        reason: format!(
+                            "unterminated quote: field {} opens a quote on this line that does not close before the next line \
+                             (read as one record it has {} fields, expected {width}); the line is quarantined alone",
+                            field + 1,
+                            rec.len()
+                        ),
+                    });
+                    records += 1;
+                    base = next;
+                    reader = csv_reader(&bytes[next..]);
+                    continue;
+                }
+                Some(format!("expected {width} fields, found {}", rec.len()))
+            }
+            Ok(true) if std::str::from_utf8(rec.as_slice()).is_err() => {
+                let (field, valid) = rec
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, f)| std::str::from_utf8(f).err().map(|e| (i, e.valid_up_to())))
+                    .unwrap_or((0, 0));
+                Some(format!("invalid UTF-8 in field {} at byte {} of the field", field + 1, valid))
+            }
+            Ok(true) => None,
         };
         if let Some(reason) = reject {
-            let end = reader.position().byte() as usize;
-            unparsed.push(Unparsed {
-                record: records,
-                line: Some(line),
-                raw: lossy(&bytes[record_start.min(end)..end.min(bytes.len())]),
-                reason,
-            });
+            unparsed.push(Unparsed { record: records, line: Some(line), raw: raw_bytes(&bytes[record_start.min(end)..end]), reason });
             if local_records.is_empty() {
                 local_records.extend(0..rows as u32);
             }
@@ -515,7 +569,9 @@ impl<'de> Deserialize<'de> for Cell<'de> {
                 Ok(Cell::Text(Cow::Owned(v.to_string())))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(Cell::Text(Cow::Owned(v.to_string())))
+                // `{:?}` keeps a float a float (`1.0`, not `1`): a bool column then judges
+                // JSON 1.0 as it judges a Parquet float 1.0.
+                Ok(Cell::Text(Cow::Owned(format!("{v:?}"))))
             }
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
                 Ok(Cell::Null)
@@ -557,12 +613,31 @@ impl<'de> Deserialize<'de> for Object<'de> {
 
 pub fn read_json(path: &Path, contract: &Contract) -> Result<Input, ValidateError> {
     let names: Vec<&str> = contract.columns.iter().map(|c| c.name.as_str()).collect();
-    let skip = |buf: &[u8], _eof: bool| -> Result<Option<usize>, ValidateError> {
-        Ok(Some(if buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 }))
+    let bom = |buf: &[u8]| if buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    // One look at the first byte decides the layout: `[` is one JSON array of records,
+    // anything else JSON Lines.
+    let mut head = Vec::new();
+    let mut file = File::open(path).map_err(|e| unreadable(path, e.to_string()))?;
+    let mut want = 1 << 12;
+    let is_array = loop {
+        let eof = fill(&mut file, &mut head, want, path)?;
+        match head[bom(&head)..].iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(&b) => break b == b'[',
+            None if eof => break false,
+            None => want *= 4,
+        }
     };
-    let (parts, _) = stream_text(path, false, skip, |bytes| parse_json_chunk(bytes, &names))?;
+    drop(file);
+    let parts = if is_array {
+        // Records of an array can span lines and cannot be cut apart without parsing: the
+        // file is read whole and parsed in order.
+        let bytes = std::fs::read(path).map_err(|e| unreadable(path, e.to_string()))?;
+        vec![parse_json_array(&bytes[bom(&bytes)..], &names)]
+    } else {
+        let skip = |buf: &[u8], _eof: bool| -> Result<Option<usize>, ValidateError> { Ok(Some(bom(buf))) };
+        stream_text(path, false, b'\n', skip, |bytes| parse_json_chunk(bytes, &names))?.0
+    };
     let (chunks, unparsed, extra, first_keys) = assemble(parts, 1);
-    let any_rows = !chunks.is_empty();
     let mut input_columns = first_keys.unwrap_or_default();
     for c in &chunks {
         for (i, col) in c.columns.iter().enumerate() {
@@ -576,104 +651,212 @@ pub fn read_json(path: &Path, contract: &Contract) -> Result<Input, ValidateErro
             input_columns.push(e);
         }
     }
-    Ok(Input { chunks, unparsed, input_columns, has_columns: any_rows, missing_header: false })
+    // The keys of its records are the file's columns, so a file without records has none:
+    // its required columns are missing, whatever the row count.
+    Ok(Input { chunks, unparsed, input_columns, has_columns: true, missing_header: false })
 }
 
-fn parse_json_chunk(bytes: &[u8], names: &[&str]) -> Parsed {
-    let ncols = names.len();
-    let estimate = bytes.len() / 200 + 16;
-    let mut builders: Vec<StringBuilder> =
-        (0..ncols).map(|_| StringBuilder::with_capacity(estimate, bytes.len() / ncols.max(1))).collect();
-    let mut seen = vec![false; ncols];
-    let mut lines = Vec::with_capacity(estimate);
-    let mut local_records = Vec::new();
-    let mut unparsed = Vec::new();
-    let mut extra_keys: Vec<String> = Vec::new();
-    let mut first_keys = None;
-    let (mut records, mut rows) = (0u64, 0usize);
-    let mut row: Vec<Option<Cow<str>>> = vec![None; ncols];
-    let mut line_no = 0u32;
-    for raw_line in bytes.split(|&b| b == b'\n') {
-        let this_line = line_no;
-        line_no += 1;
-        let text = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
-        if text.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
+/// The rows of a JSON block as they are built, one record at a time.
+struct JsonRows<'a, 'n> {
+    names: &'n [&'n str],
+    builders: Vec<StringBuilder>,
+    seen: Vec<bool>,
+    /// One record's values, reused.
+    row: Vec<Option<Cow<'a, str>>>,
+    lines: Vec<u32>,
+    local_records: Vec<u32>,
+    unparsed: Vec<Unparsed>,
+    extra_keys: Vec<String>,
+    first_keys: Option<Vec<String>>,
+    records: u64,
+    rows: usize,
+}
+
+impl<'a, 'n> JsonRows<'a, 'n> {
+    fn new(names: &'n [&'n str], bytes: usize) -> Self {
+        let ncols = names.len();
+        let estimate = bytes / 200 + 16;
+        JsonRows {
+            names,
+            builders: (0..ncols).map(|_| StringBuilder::with_capacity(estimate, bytes / ncols.max(1))).collect(),
+            seen: vec![false; ncols],
+            row: vec![None; ncols],
+            lines: Vec::with_capacity(estimate),
+            local_records: Vec::new(),
+            unparsed: Vec::new(),
+            extra_keys: Vec::new(),
+            first_keys: None,
+            records: 0,
+            rows: 0,
         }
-        let reject = |reason: String, unparsed: &mut Vec<Unparsed>, local: &mut Vec<u32>| {
-            unparsed.push(Unparsed { record: records, line: Some(this_line as u64), raw: lossy(text), reason });
-            if local.is_empty() {
-                local.extend(0..rows as u32);
-            }
-        };
-        let s = match std::str::from_utf8(text) {
-            Ok(s) => s,
-            Err(e) => {
-                reject(format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()), &mut unparsed, &mut local_records);
-                records += 1;
-                continue;
-            }
-        };
-        let obj: Object = match serde_json::from_str(s) {
-            Ok(o) => o,
-            Err(e) => {
-                reject(format!("malformed JSON: {e}"), &mut unparsed, &mut local_records);
-                records += 1;
-                continue;
-            }
-        };
-        if first_keys.is_none() {
-            first_keys = Some(obj.0.iter().map(|(k, _)| k.to_string()).collect());
+    }
+
+    fn reject(&mut self, line: u32, raw: &[u8], reason: String) {
+        self.unparsed.push(Unparsed { record: self.records, line: Some(line as u64), raw: raw_bytes(raw), reason });
+        if self.local_records.is_empty() {
+            self.local_records.extend(0..self.rows as u32);
         }
-        for slot in row.iter_mut() {
+        self.records += 1;
+    }
+
+    fn push(&mut self, obj: Object<'a>, line: u32) {
+        if self.first_keys.is_none() {
+            self.first_keys = Some(obj.0.iter().map(|(k, _)| k.to_string()).collect());
+        }
+        for slot in self.row.iter_mut() {
             *slot = None;
         }
         for (k, v) in obj.0 {
-            match names.iter().position(|n| *n == k) {
+            match self.names.iter().position(|n| *n == k) {
                 Some(i) => {
-                    seen[i] = true;
-                    row[i] = match v {
+                    self.seen[i] = true;
+                    self.row[i] = match v {
                         Cell::Text(t) => Some(t),
                         Cell::Null => None,
                     };
                 }
                 None => {
-                    if !extra_keys.iter().any(|e| *e == k) {
-                        extra_keys.push(k.into_owned());
+                    if !self.extra_keys.iter().any(|e| *e == k) {
+                        self.extra_keys.push(k.into_owned());
                     }
                 }
             }
         }
-        for (b, v) in builders.iter_mut().zip(row.iter()) {
+        for (b, v) in self.builders.iter_mut().zip(self.row.iter()) {
             b.append_option(v.as_deref());
         }
-        if !unparsed.is_empty() {
-            local_records.push(records as u32);
+        if !self.unparsed.is_empty() {
+            self.local_records.push(self.records as u32);
         }
-        lines.push(this_line);
-        rows += 1;
-        records += 1;
+        self.lines.push(line);
+        self.rows += 1;
+        self.records += 1;
     }
-    let chunk = Chunk {
-        columns: builders
-            .into_iter()
-            .zip(seen)
-            .map(|(mut b, seen)| seen.then(|| std::sync::Arc::new(b.finish()) as ArrayRef))
-            .collect(),
-        rows,
-        first_record: 0,
-        local_records: (!unparsed.is_empty()).then_some(local_records),
-        first_line: 0,
-        lines: Some(lines),
+
+    fn finish(self, lines: u64) -> Parsed {
+        let has_unparsed = !self.unparsed.is_empty();
+        let chunk = Chunk {
+            columns: self
+                .builders
+                .into_iter()
+                .zip(self.seen)
+                .map(|(mut b, seen)| seen.then(|| std::sync::Arc::new(b.finish()) as ArrayRef))
+                .collect(),
+            rows: self.rows,
+            first_record: 0,
+            local_records: has_unparsed.then_some(self.local_records),
+            first_line: 0,
+            lines: Some(self.lines),
+        };
+        Parsed {
+            chunk,
+            unparsed: self.unparsed,
+            records: self.records,
+            lines,
+            extra_keys: self.extra_keys,
+            first_keys: self.first_keys,
+        }
+    }
+}
+
+fn parse_json_chunk(bytes: &[u8], names: &[&str]) -> Parsed {
+    let mut out = JsonRows::new(names, bytes.len());
+    for (line_no, raw_line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = line_no as u32;
+        let text = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
+        if text.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let s = match std::str::from_utf8(text) {
+            Ok(s) => s,
+            Err(e) => {
+                out.reject(line, text, format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()));
+                continue;
+            }
+        };
+        match serde_json::from_str::<Object>(s) {
+            Ok(obj) => out.push(obj, line),
+            Err(e) => out.reject(line, text, format!("malformed JSON: {e}")),
+        }
+    }
+    out.finish(memchr::memchr_iter(b'\n', bytes).count() as u64)
+}
+
+/// A file holding one JSON array of records (`[{...}, {...}]`): each element is a row;
+/// an element that is not an object is quarantined alone; from a syntax error on, the
+/// rest of the file is one quarantined record (its elements cannot be told apart).
+fn parse_json_array(bytes: &[u8], names: &[&str]) -> Parsed {
+    let mut out = JsonRows::new(names, bytes.len());
+    let skip_ws = |mut p: usize| {
+        while p < bytes.len() && bytes[p].is_ascii_whitespace() {
+            p += 1;
+        }
+        p
     };
-    Parsed {
-        chunk,
-        unparsed,
-        records,
-        lines: memchr::memchr_iter(b'\n', bytes).count() as u64,
-        extra_keys,
-        first_keys,
+    let (mut counted_to, mut line) = (0usize, 0u32);
+    let mut line_at = |p: usize| {
+        line += memchr::memchr_iter(b'\n', &bytes[counted_to..p]).count() as u32;
+        counted_to = p;
+        line
+    };
+    // Just after the opening `[` (the caller saw it first).
+    let mut pos = skip_ws(0) + 1;
+    let mut expect_element = true;
+    loop {
+        pos = skip_ws(pos);
+        let at = line_at(pos.min(bytes.len()));
+        match bytes.get(pos) {
+            None => {
+                out.reject(at, b"", "the JSON array does not close: `]` is missing at the end of the file".into());
+                break;
+            }
+            Some(b']') => {
+                pos += 1;
+                break;
+            }
+            Some(b',') if !expect_element => {
+                pos += 1;
+                expect_element = true;
+                continue;
+            }
+            Some(_) if expect_element => {}
+            Some(_) => {
+                out.reject(at, &bytes[pos..], "malformed JSON array: expected `,` or `]` after an element; the rest of the file is one record".into());
+                pos = bytes.len();
+                break;
+            }
+        }
+        let mut records = serde_json::Deserializer::from_slice(&bytes[pos..]).into_iter::<Object>();
+        match records.next() {
+            Some(Ok(obj)) => {
+                out.push(obj, at);
+                pos += records.byte_offset();
+            }
+            Some(Err(e)) => {
+                let mut any = serde_json::Deserializer::from_slice(&bytes[pos..]).into_iter::<de::IgnoredAny>();
+                match any.next() {
+                    Some(Ok(_)) => {
+                        let end = pos + any.byte_offset();
+                        out.reject(at, &bytes[pos..end], format!("array element is not a JSON object: {e}"));
+                        pos = end;
+                    }
+                    _ => {
+                        out.reject(at, &bytes[pos..], format!("malformed JSON: {e}; the rest of the file is one record"));
+                        pos = bytes.len();
+                        break;
+                    }
+                }
+            }
+            None => break,
+        }
+        expect_element = false;
     }
+    let rest = skip_ws(pos.min(bytes.len()));
+    if rest < bytes.len() {
+        let at = line_at(rest);
+        out.reject(at, &bytes[rest..], "text after the end of the JSON array".into());
+    }
+    out.finish(memchr::memchr_iter(b'\n', bytes).count() as u64)
 }
 
 // --- Parquet and Arrow ---------------------------------------------------------------------

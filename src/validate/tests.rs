@@ -237,3 +237,170 @@ fn schema_drift_is_reported() {
     assert_eq!(by("order").status, "warn");
     assert_eq!(out.report.rows_invalid, 1);
 }
+
+// --- readers: line ends, unclosed quotes, JSON arrays, duplicate columns, raw bytes ------
+
+fn rows_of(n: usize) -> Vec<String> {
+    (0..n).map(|i| ROW.trim_end().replace("123e4567", &format!("{:08x}", 0x1000_0000 + i))).collect()
+}
+
+fn source_lines(q: &RecordBatch) -> Vec<i64> {
+    q.column_by_name(SOURCE_LINE).unwrap().as_primitive::<Int64Type>().iter().map(|v| v.unwrap()).collect()
+}
+
+#[test]
+fn cr_lf_and_crlf_line_ends_read_alike_with_their_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = HEADER.trim_end();
+    let rows = rows_of(4);
+    let bad = "only,three,fields";
+    for (name, sep) in [("lf", "\n"), ("crlf", "\r\n"), ("cr", "\r")] {
+        // Row 3 (line 4) is ragged: its line must be 4 whatever the line end.
+        let text = [header, &rows[0], &rows[1], bad, &rows[2], &rows[3]].join(sep) + sep;
+        let out = run_file(&write(dir.path(), &format!("contacts_2025-05-25_{name}.csv"), text.as_bytes()));
+        let r = &out.report;
+        assert_eq!((r.rows_in, r.rows_valid, r.rows_invalid), (5, 4, 1), "{name}: {:?}", r.checks);
+        assert_eq!(source_lines(&out.quarantine.unwrap()), vec![4], "{name}");
+    }
+    // Mixed in one file, with a blank line and a quoted field holding a CRLF.
+    let quoted = rows[2].replacen(",Ann,", ",\"An\r\nn\",", 1);
+    let text = format!("{header}\r{}\n{}\r\n\r\n{bad}\r{quoted}\n{bad}\r\n{}", rows[0], rows[1], rows[3]);
+    let out = run_file(&write(dir.path(), "contacts_2025-05-25_mixed.csv", text.as_bytes()));
+    let r = &out.report;
+    assert_eq!((r.rows_in, r.rows_valid, r.rows_invalid), (6, 4, 2), "{:?}", r.checks);
+    // header 1, rows 2 and 3, blank 4, bad 5, quoted 6-7, bad 8, last row 9.
+    assert_eq!(source_lines(&out.quarantine.unwrap()), vec![5, 8]);
+}
+
+#[test]
+fn the_split_points_of_a_cr_file_never_cut_a_crlf() {
+    let row = b"a,b\r".repeat(CHUNK_LINES);
+    let mut buf = row.clone();
+    buf.extend_from_slice(b"x,y\r\n");
+    buf.extend_from_slice(&row);
+    let cuts = read::split_points_for_test(&buf, b'\r', true);
+    assert!(cuts.len() > 1, "a big CR file is cut for parallel parsing");
+    for c in cuts {
+        assert!(buf[c - 1] == b'\r' && buf.get(c) != Some(&b'\n'), "cut at {c}");
+    }
+}
+
+const CHUNK_LINES: usize = (4 << 20) / 4 + 10;
+
+#[test]
+fn header_only_or_empty_files_fail_a_missing_required_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = HEADER.replace(",email", "");
+    let out = run_file(&write(dir.path(), "contacts_2025-05-25.csv", header.as_bytes()));
+    let missing = out.report.checks.iter().find(|c| c.check == "schema" && c.rule == "missing").unwrap();
+    assert_eq!((missing.column.as_deref(), missing.status.as_str()), (Some("email"), "failed"));
+    assert!(missing.file_level);
+    assert_eq!(out.report.status, "failed");
+    // A JSON Lines file without records has none of the columns.
+    let out = run_file(&write(dir.path(), "contacts_2025-05-26.json", b"\n"));
+    let failed: Vec<_> = out.report.checks.iter().filter(|c| c.rule == "missing" && c.status == "failed").collect();
+    assert_eq!(failed.len(), contacts_contract().columns.iter().filter(|c| c.required).count());
+}
+
+#[test]
+fn an_unclosed_quote_quarantines_its_line_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = rows_of(2000);
+    let mut lines: Vec<String> = rows.clone();
+    lines[9] = lines[9].replacen(",Ann,", ",\"Ann,", 1);
+    let text = format!("{HEADER}{}\n", lines.join("\n"));
+    let out = run_file(&write(dir.path(), "contacts_2025-05-25.csv", text.as_bytes()));
+    let r = &out.report;
+    assert_eq!((r.rows_in, r.rows_valid, r.rows_invalid), (2000, 1999, 1), "{:?}", r.checks);
+    let q = out.quarantine.unwrap();
+    assert_eq!(source_lines(&q), vec![11]);
+    let error = q.column_by_name(ERROR).unwrap().as_string::<i32>().value(0).to_string();
+    assert!(error.starts_with("unterminated quote: field 2 opens a quote on this line"), "{error}");
+    let parse = r.checks.iter().find(|c| c.check == "parse").unwrap();
+    assert!(parse.samples[0].as_deref().unwrap().starts_with("line 11: unterminated quote"), "{:?}", parse.samples);
+}
+
+#[test]
+fn a_json_array_of_records_is_read_record_by_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = r#"{"contact_id":"123e4567-e89b-12d3-a456-426614174000","first_name":"A","last_name":"B","email":"a@b.co","company":"C","industry":"Retail","lead_source":"Web","job_title":"J","country":"F","opted_in":true,"signup_date":"2025-05-25T01:02:03"}"#;
+    let pretty = good.replace(",\"", ",\n    \"");
+    let text = format!("[\n  {pretty},\n  42,\n  {}\n]\n", good.replace("123e", "223e"));
+    let out = run_file(&write(dir.path(), "contacts_2025-05-25.json", text.as_bytes()));
+    let r = &out.report;
+    assert_eq!((r.rows_in, r.rows_valid, r.rows_invalid), (3, 2, 1), "{:?}", r.checks);
+    let q = out.quarantine.unwrap();
+    assert_eq!(source_lines(&q), vec![13]);
+    let error = q.column_by_name(ERROR).unwrap().as_string::<i32>().value(0).to_string();
+    assert!(error.starts_with("array element is not a JSON object"), "{error}");
+    let valid = &out.valid.unwrap().1;
+    assert_eq!(valid.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    // A broken array: what cannot be split is one record, not lost.
+    let out = run_file(&write(dir.path(), "contacts_2025-05-26.json", format!("[{good}, {{\"a\": ]").as_bytes()));
+    let r = &out.report;
+    assert_eq!((r.rows_in, r.rows_valid, r.rows_invalid), (2, 1, 1), "{:?}", r.checks);
+}
+
+#[test]
+fn a_duplicated_csv_column_is_a_file_level_schema_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = HEADER.trim_end().to_string() + ",email\n";
+    let row = ROW.trim_end().to_string() + ",other@x.io\n";
+    let row2 = row.replace("123e4567", "223e4567");
+    let out = run_file(&write(dir.path(), "contacts_2025-05-25.csv", format!("{header}{row}{row2}").as_bytes()));
+    let r = &out.report;
+    assert_eq!(r.rows_in, 2);
+    assert_eq!(r.rows_valid + r.rows_invalid, 2);
+    let dup = r.checks.iter().find(|c| c.rule == "duplicate").unwrap();
+    assert_eq!((dup.column.as_deref(), dup.status.as_str(), dup.file_level), (Some("email"), "failed", true));
+    assert_eq!(dup.message.as_deref(), Some("column \"email\" appears 2 times (columns 4, 12); only the first is read"));
+    assert!(r.checks.iter().all(|c| c.rule != "order"), "{:?}", r.checks);
+    let emails = out.valid.unwrap().1[0].column_by_name("email").unwrap().as_string::<i32>().value(0).to_string();
+    assert_eq!(emails, "ann.lee1@acme.com");
+}
+
+#[test]
+fn the_quarantine_keeps_the_exact_bytes_of_an_unparsed_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad: &[u8] = b"323e4567-e89b-12d3-a456-426614174000,Bo\xff\xfe,Lee";
+    let mut bytes = HEADER.as_bytes().to_vec();
+    bytes.extend_from_slice(bad);
+    bytes.extend_from_slice(b"\r\n");
+    let out = run_file(&write(dir.path(), "contacts_2025-05-25.csv", &bytes));
+    let q = out.quarantine.unwrap();
+    let b64 = q.column_by_name(RAW_BASE64).unwrap().as_string::<i32>().value(0).to_string();
+    use base64::Engine as _;
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(b64).unwrap(), bad);
+    assert!(q.column_by_name(RAW).unwrap().as_string::<i32>().value(0).contains('\u{FFFD}'));
+}
+
+#[test]
+fn casts_are_exact_or_a_type_failure() {
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, TimestampNanosecondArray};
+    use checks::{cast_column, parse_int, parse_timestamp};
+    assert_eq!(parse_int("1.0"), Some(1));
+    assert_eq!(parse_int("1e3"), Some(1000));
+    assert_eq!(parse_int("-0.0"), Some(0));
+    assert_eq!(parse_int("9007199254740993"), Some(9_007_199_254_740_993));
+    assert_eq!(parse_int("9007199254740993.0"), Some(9_007_199_254_740_993));
+    for bad in ["1.9", "2.5", "7.99", "1e-1", "1e19", "9223372036854775808", "", ".", "e3", "1.0000000000000000001"] {
+        assert_eq!(parse_int(bad), None, "{bad}");
+    }
+    assert_eq!(parse_timestamp("1970-01-01T02:00:00+02:00"), Some(0));
+    assert_eq!(parse_timestamp("1970-01-01 00:00:00-0130"), Some(5_400_000_000));
+    assert_eq!(parse_timestamp("1970-01-01T00:00:00.000001000Z"), Some(1));
+    assert_eq!(parse_timestamp("1970-01-01T00:00:00.0000001"), None);
+    let failed = |a: ArrayRef, ty| cast_column(&a, ty).1;
+    let floats: ArrayRef = Arc::new(Float64Array::from(vec![1.9, 2.5, 7.99, 1.0, -0.0, 1e3, 1e19]));
+    assert_eq!(failed(floats.clone(), ColumnType::Int64), vec![0, 1, 2, 6]);
+    assert_eq!(failed(floats, ColumnType::Bool), vec![0, 1, 2, 3, 4, 5, 6]);
+    let ints: ArrayRef = Arc::new(Int64Array::from(vec![0, 1, 2, -1, 1 << 62]));
+    assert_eq!(failed(ints.clone(), ColumnType::Bool), vec![2, 3, 4]);
+    let (bools, _) = cast_column(&ints, ColumnType::Bool);
+    assert_eq!(bools.as_boolean().value(1), true);
+    let ns: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![1_000, 1_001]).with_timezone("+02:00"));
+    let (ts, f) = cast_column(&ns, ColumnType::Timestamp);
+    assert_eq!(f, vec![1]);
+    assert_eq!(ts.as_primitive::<arrow::datatypes::TimestampMicrosecondType>().value(0), 1);
+    assert_eq!(failed(ns, ColumnType::Date), vec![0, 1]);
+}
