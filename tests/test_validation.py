@@ -244,7 +244,8 @@ def test_empty_and_header_only_files_are_reported(tmp_path):
     empty_json = tmp_path / f"website_activity_{DS}.json"
     empty_json.write_bytes(b"")
     r = mc.validate(empty_json)
-    assert r.rows_in == 0 and [c.label for c in r.checks if c.status == "failed"] == ["row_count"]
+    # No records, no columns: like a CSV without a header, a file-level schema failure.
+    assert r.rows_in == 0 and [c.label for c in r.checks if c.status == "failed"] == ["schema", "row_count"]
 
 
 def test_uncastable_values_are_row_failures(tmp_path):

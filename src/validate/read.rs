@@ -651,9 +651,10 @@ pub fn read_json(path: &Path, contract: &Contract) -> Result<Input, ValidateErro
             input_columns.push(e);
         }
     }
-    // The keys of its records are the file's columns, so a file without records has none:
-    // its required columns are missing, whatever the row count.
-    Ok(Input { chunks, unparsed, input_columns, has_columns: true, missing_header: false })
+    // The keys of its records are the file's columns, so a file without records has none,
+    // like a CSV without a header: a file-level schema failure, whatever the row count.
+    let any_records = !chunks.is_empty();
+    Ok(Input { chunks, unparsed, input_columns, has_columns: any_records, missing_header: !any_records })
 }
 
 /// The rows of a JSON block as they are built, one record at a time.
