@@ -262,7 +262,7 @@ def print_validation_report(report: validation.ValidationReport) -> None:
     )
     for col in ("check", "severity", "rows failed", "status", "new", "samples / message"):
         table.add_column(col, justify="right" if col == "rows failed" else "left", no_wrap=col != "samples / message")
-    colours = {"passed": "green", "failed": "bold red", "warn": "yellow", "tolerated": "yellow", "skipped": "dim"}
+    colours = {"passed": "green", "failed": "bold red", "error": "bold red", "warn": "yellow", "tolerated": "yellow", "skipped": "dim"}
     for c in report.checks:
         if c.status == "passed" and c.rows_failed == 0 and c.check in ("type", "parse"):
             continue  # keep the table short: silent casts and parses are not news

@@ -71,21 +71,71 @@ class Contract:
         return sorted({c["foreign_key"]["dataset"] for c in self.spec["columns"] if c.get("foreign_key")})
 
 
+# A real contract is a few kilobytes; these bound what a hostile one can cost.
+MAX_CONTRACT_BYTES = 1024 * 1024
+# YAML aliases share one node however often they are used, but the JSON handed to the core
+# spells every use out: a 600-byte "billion laughs" would expand to gigabytes.
+MAX_YAML_NODES = 100_000
+
+
+def _bounded_yaml_loader(yaml: Any, origin: str) -> Any:
+    class BoundedLoader(yaml.SafeLoader):
+        """SafeLoader that refuses documents whose aliases expand past MAX_YAML_NODES
+        nodes or refer to themselves."""
+
+        def compose_document(self) -> Any:
+            node = super().compose_document()
+            sizes: dict[int, int] = {}
+            open_nodes: set[int] = set()
+
+            def expanded(n: Any) -> int:
+                key = id(n)
+                if key in sizes:
+                    return sizes[key]
+                if key in open_nodes:
+                    raise ContractError(f"{origin}: invalid YAML: an alias refers to itself")
+                open_nodes.add(key)
+                total = 1
+                if isinstance(n, yaml.SequenceNode):
+                    total += sum(expanded(c) for c in n.value)
+                elif isinstance(n, yaml.MappingNode):
+                    total += sum(expanded(k) + expanded(v) for k, v in n.value)
+                open_nodes.discard(key)
+                if total > MAX_YAML_NODES:
+                    raise ContractError(
+                        f"{origin}: invalid YAML: aliases expand it past {MAX_YAML_NODES:,} nodes"
+                    )
+                sizes[key] = total
+                return total
+
+            if node is not None:
+                expanded(node)
+            return node
+
+    return BoundedLoader
+
+
 def _parse_text(text: str, origin: str) -> Any:
+    if len(text) > MAX_CONTRACT_BYTES:
+        raise ContractError(f"{origin}: {len(text):,} characters, more than the limit of {MAX_CONTRACT_BYTES:,}")
     text = text.strip()
     if text.startswith("{"):
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise ContractError(f"{origin}: invalid JSON: {exc}") from None
+        except RecursionError:
+            raise ContractError(f"{origin}: invalid JSON: nested too deeply") from None
     try:
         import yaml
     except ImportError:  # pragma: no cover - PyYAML is in the dev lock
         raise ContractError(f"{origin}: YAML contracts need PyYAML (pip install pyyaml)") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_bounded_yaml_loader(yaml, origin))  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         raise ContractError(f"{origin}: invalid YAML: {exc}") from None
+    except RecursionError:
+        raise ContractError(f"{origin}: invalid YAML: nested too deeply") from None
 
 
 def load_contract(source: Contract | Mapping[str, Any] | PathLike | None = None, *, dataset: str | None = None) -> Contract:
@@ -142,7 +192,7 @@ class CheckResult:
 
     @property
     def failed(self) -> bool:
-        return self.status in ("failed", "warn", "tolerated")
+        return self.status in ("failed", "warn", "tolerated", "error")
 
 
 @dataclass
@@ -177,8 +227,9 @@ class ValidationReport:
 
     @property
     def passed(self) -> bool:
-        """No check of severity ``error`` failed (above its tolerance)."""
-        return self.status != "failed"
+        """No check of severity ``error`` failed (above its tolerance) and every check
+        could run (status ``error``: e.g. unreadable reference data)."""
+        return self.status in ("passed", "warn")
 
     @property
     def failed_checks(self) -> list[CheckResult]:
@@ -306,7 +357,8 @@ def _record(store: MetadataStore | None, report: ValidationReport) -> Validation
             rows_in=report.rows_in,
             # A failed file-level check (e.g. an empty file) counts as one failure, so its
             # signature is tracked like any other.
-            rows_failed=max(c.rows_failed, 1) if (c.file_level and c.failed) else c.rows_failed,
+            # So does a check that could not run (status error), so that it alerts.
+            rows_failed=max(c.rows_failed, 1) if ((c.file_level and c.failed) or c.status == "error") else c.rows_failed,
             signature=c.signature,
             rule=c.rule,
             sample_values=c.samples,

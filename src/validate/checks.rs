@@ -356,8 +356,20 @@ pub fn accepted_values(typed: &ArrayRef, values: &HashSet<String>) -> Vec<u32> {
     failing_strings(typed, |v| !values.contains(v))
 }
 
-pub fn foreign_key(typed: &ArrayRef, keys: &HashSet<Box<str>>) -> Vec<u32> {
-    failing_strings(typed, |v| !keys.contains(v))
+/// The key as compared: lower-cased when `fold_case` (uuid columns, RFC 9562), borrowed
+/// unless it has an upper-case letter.
+#[inline]
+pub fn fold_key(v: &str, fold_case: bool) -> std::borrow::Cow<'_, str> {
+    if fold_case && v.bytes().any(|b| b.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(v.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(v)
+    }
+}
+
+/// `keys` are lower-cased when `fold_case`.
+pub fn foreign_key(typed: &ArrayRef, keys: &HashSet<Box<str>>, fold_case: bool) -> Vec<u32> {
+    failing_strings(typed, |v| !keys.contains(fold_key(v, fold_case).as_ref()))
 }
 
 pub fn range(typed: &ArrayRef, min: Option<f64>, max: Option<f64>) -> Vec<u32> {
@@ -414,7 +426,9 @@ pub fn freshness(typed: &ArrayRef, first_day: i32, last_day: i32) -> Vec<u32> {
 /// Parallel and exact: every chunk hashes its keys and sorts its rows into shards by hash
 /// (a key always lands in the same shard); then every shard finds its duplicates on its own
 /// thread, walking the chunks in order, with a hash table of its keys only.
-pub fn unique(chunks: &[Chunk], typed: &[Vec<ArrayRef>], col: usize) -> Vec<Vec<u32>> {
+///
+/// With `fold_case` (uuid columns) keys differing only in ASCII case are the same key.
+pub fn unique(chunks: &[Chunk], typed: &[Vec<ArrayRef>], col: usize, fold_case: bool) -> Vec<Vec<u32>> {
     use rayon::prelude::*;
     use std::hash::BuildHasher;
 
@@ -443,7 +457,7 @@ pub fn unique(chunks: &[Chunk], typed: &[Vec<ArrayRef>], col: usize) -> Vec<Vec<
             if let Some(s) = s {
                 for (ri, v) in s.iter().enumerate() {
                     if let Some(v) = v {
-                        let h = hasher.hash_one(v);
+                        let h = hasher.hash_one(fold_key(v, fold_case).as_ref());
                         buckets[shard_of(h)].push((ri as u32, h));
                     }
                 }
@@ -467,7 +481,8 @@ pub fn unique(chunks: &[Chunk], typed: &[Vec<ArrayRef>], col: usize) -> Vec<Vec<
                 for &(ri, h) in &buckets[shard] {
                     let here = ((ci as u64) << 32) | ri as u64;
                     let v = value(here);
-                    match first.entry(h, |&(fh, at)| fh == h && value(at) == v, |&(fh, _)| fh) {
+                    let same = |at: u64| if fold_case { value(at).eq_ignore_ascii_case(v) } else { value(at) == v };
+                    match first.entry(h, |&(fh, at)| fh == h && same(at), |&(fh, _)| fh) {
                         hashbrown::hash_table::Entry::Vacant(e) => {
                             e.insert((h, here));
                         }
@@ -538,12 +553,27 @@ mod tests {
             .collect();
         let typed: Vec<Vec<ArrayRef>> =
             keys.iter().map(|k| vec![Arc::new(StringArray::from(k.clone())) as ArrayRef]).collect();
-        let failed = unique(&chunks, &typed, 0);
+        let failed = unique(&chunks, &typed, 0, false);
         assert_eq!(failed, vec![vec![5, 9, 11], vec![12, 19_999], vec![0, 13]]);
         // The same keys in one chunk: the same rows, offset by their chunk.
         let one = vec![Arc::new(StringArray::from(keys.concat())) as ArrayRef];
-        let whole = unique(&chunks[..1], &[one], 0);
+        let whole = unique(&chunks[..1], &[one], 0, false);
         let want: Vec<u32> = failed.iter().enumerate().flat_map(|(c, f)| f.iter().map(move |r| r + 20_000 * c as u32)).collect();
         assert_eq!(whole, vec![want]);
+    }
+
+    #[test]
+    fn uuid_keys_compare_case_insensitively_other_strings_do_not() {
+        let lower = "123e4567-e89b-12d3-a456-426614174000";
+        let upper = lower.to_ascii_uppercase();
+        let keys = vec![Some(lower.to_string()), Some(upper.clone()), Some("Abc".into()), Some("abc".into()), None];
+        let chunks = vec![Chunk { columns: vec![], rows: keys.len(), first_record: 0, local_records: None, first_line: 0, lines: None }];
+        let typed = vec![vec![Arc::new(StringArray::from(keys)) as ArrayRef]];
+        assert_eq!(unique(&chunks, &typed, 0, true), vec![vec![0, 1, 2, 3]]);
+        assert_eq!(unique(&chunks, &typed, 0, false), Vec::<Vec<u32>>::from([vec![]]));
+        let refs: HashSet<Box<str>> = [Box::from(lower)].into_iter().collect();
+        let col: ArrayRef = Arc::new(StringArray::from(vec![upper.as_str(), lower, "123e4567-e89b-12d3-a456-42661417400f"]));
+        assert_eq!(foreign_key(&col, &refs, true), vec![2]);
+        assert_eq!(foreign_key(&col, &refs, false), vec![0, 2]);
     }
 }

@@ -73,6 +73,13 @@ fn yes() -> bool {
     true
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The largest contract text accepted (a real contract is a few kilobytes).
+pub const MAX_CONTRACT_BYTES: usize = 1024 * 1024;
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForeignKey {
@@ -113,6 +120,10 @@ pub struct ColumnSpec {
     pub max: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub foreign_key: Option<ForeignKey>,
+    /// Personal data (names, emails): its values are masked in every sample that leaves
+    /// the file (report, metadata, alerts); the quarantine file keeps them.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub pii: bool,
     /// Applies to every check of this column.
     #[serde(default)]
     pub severity: Severity,
@@ -215,6 +226,12 @@ impl Contract {
     /// Parses and checks a contract: unknown fields, duplicate columns, bad patterns,
     /// rules naming unknown columns are all `ContractError`s.
     pub fn from_json(text: &str) -> Result<Contract, ValidateError> {
+        if text.len() > MAX_CONTRACT_BYTES {
+            return Err(ValidateError::Contract(format!(
+                "invalid contract: {} bytes, more than the limit of {MAX_CONTRACT_BYTES}",
+                text.len()
+            )));
+        }
         let contract: Contract = serde_json::from_str(text)
             .map_err(|e| ValidateError::Contract(format!("invalid contract: {e}")))?;
         contract.check()?;
@@ -261,11 +278,36 @@ impl Contract {
             {
                 return bad(format!("column {:?}: min/max need a numeric column", c.name));
             }
-            if c.foreign_key.is_some() && c.column_type != ColumnType::String {
-                return bad(format!("column {:?}: foreign_key needs a string column", c.name));
+            if let (Some(min), Some(max)) = (c.min, c.max) {
+                if min > max {
+                    return bad(format!("column {:?}: min {min} is greater than max {max}", c.name));
+                }
+            }
+            if let Some(fk) = &c.foreign_key {
+                if c.column_type != ColumnType::String {
+                    return bad(format!("column {:?}: foreign_key needs a string column", c.name));
+                }
+                self.check_foreign_key(&c.name, fk)?;
             }
             if !(0.0..=1.0).contains(&c.tolerance) {
                 return bad(format!("column {:?}: tolerance must be in [0, 1]", c.name));
+            }
+        }
+        if let Some(rc) = &self.row_count {
+            if let (Some(min), Some(max)) = (rc.min, rc.max) {
+                if min > max {
+                    return bad(format!("row_count: min {min} is greater than max {max}"));
+                }
+            }
+            if matches!(rc.max_change, Some(m) if !(m >= 0.0)) {
+                return bad("row_count: max_change must be 0 or more".into());
+            }
+        }
+        for (what, t) in self.rules.iter().map(|r| (format!("rule {:?}", r.name), r.tolerance))
+            .chain(self.freshness.iter().map(|f| ("freshness".to_string(), f.tolerance)))
+        {
+            if !(0.0..=1.0).contains(&t) {
+                return bad(format!("{what}: tolerance must be in [0, 1]"));
             }
         }
         for r in &self.rules {
@@ -277,11 +319,48 @@ impl Contract {
             }
         }
         if let Some(f) = &self.freshness {
+            if f.max_days_late < 0 {
+                return bad(format!("freshness: max_days_late must be 0 or more, got {}", f.max_days_late));
+            }
             match self.column_index(&f.column).map(|i| self.columns[i].column_type) {
                 Some(ColumnType::Date | ColumnType::Timestamp) => {}
                 Some(_) => return bad(format!("freshness column {:?} must be a date or timestamp", f.column)),
                 None => return bad(format!("freshness column {:?} is not a column", f.column)),
             }
+        }
+        Ok(())
+    }
+
+    /// The referenced column must be in the referenced dataset's contract: this one (a
+    /// self-reference) or a shipped one. A dataset that is neither is only known when its
+    /// reference data arrives (a missing column then makes the check `error`), so it must
+    /// name its column rather than guess one.
+    fn check_foreign_key(&self, column: &str, fk: &ForeignKey) -> Result<(), ValidateError> {
+        let bad = |m: String| {
+            Err(ValidateError::Contract(format!("contract {:?}, column {column:?}: foreign_key {m}", self.dataset)))
+        };
+        let shipped;
+        let referenced: &Contract = if fk.dataset == self.dataset {
+            self
+        } else if let Ok(d) = fk.dataset.parse::<Dataset>() {
+            // Parsed, not checked: the shipped contracts are checked on their own.
+            shipped = serde_json::from_str::<Contract>(default_contract_json(d))
+                .map_err(|e| ValidateError::Internal(format!("shipped contract {d}: {e}")))?;
+            &shipped
+        } else {
+            if fk.column.is_none() {
+                let known: Vec<&str> = Dataset::ALL.iter().map(|d| d.name()).collect();
+                return bad(format!(
+                    "to {:?}: not a known dataset ({}); give the referenced column (\"column\")",
+                    fk.dataset,
+                    known.join(", ")
+                ));
+            }
+            return Ok(());
+        };
+        let target = fk.column();
+        if referenced.column_index(&target).is_none() {
+            return bad(format!("to {}.{target}: the {:?} contract has no column {target:?}", fk.dataset, fk.dataset));
         }
         Ok(())
     }
@@ -313,10 +392,28 @@ mod tests {
             (r#"{"dataset":"x","columns":[{"name":"a","type":"string","min":1}]}"#, "numeric"),
             (r#"{"dataset":"x","columns":[{"name":"a","type":"bool"}],"rules":[{"name":"r","rule":"b = 1"}]}"#, "unknown column"),
             (r#"{"dataset":"x","columns":[{"name":"a","type":"string"}],"freshness":{"column":"a"}}"#, "date or timestamp"),
+            (r#"{"dataset":"x","columns":[{"name":"a","type":"int64","min":5,"max":1}]}"#, "min 5 is greater than max 1"),
+            (r#"{"dataset":"x","columns":[{"name":"a","type":"int64"}],"row_count":{"min":9,"max":2}}"#, "row_count: min 9"),
+            (r#"{"dataset":"x","columns":[{"name":"a","type":"string","foreign_key":{"dataset":"contacts","column":"mail"}}]}"#,
+             "the \"contacts\" contract has no column \"mail\""),
+            (r#"{"dataset":"x","columns":[{"name":"a","type":"string","foreign_key":{"dataset":"x","column":"b"}}]}"#,
+             "has no column \"b\""),
+            (r#"{"dataset":"x","columns":[{"name":"a","type":"string","foreign_key":{"dataset":"contatcs"}}]}"#,
+             "not a known dataset"),
+            (r#"{"dataset":"x","columns":[{"name":"a","type":"string"}],"rules":[{"name":"r","rule":"a = 1"}]}"#, "cannot compare"),
+            (r#"{"dataset":"x","columns":[{"name":"a","type":"date"}],"freshness":{"column":"a","max_days_late":-1}}"#, "max_days_late"),
         ];
         for (text, expected) in cases {
             let err = Contract::from_json(text).unwrap_err().to_string();
             assert!(err.contains(expected), "{text}: {err}");
         }
+        // A foreign key to a shipped dataset's key (named or by default), or to a user
+        // dataset with its column named, is fine.
+        for fk in [r#"{"dataset":"contacts"}"#, r#"{"dataset":"contacts","column":"email"}"#, r#"{"dataset":"crm","column":"id"}"#] {
+            let text = format!(r#"{{"dataset":"x","columns":[{{"name":"a","type":"string","foreign_key":{fk}}}]}}"#);
+            Contract::from_json(&text).unwrap_or_else(|e| panic!("{fk}: {e}"));
+        }
+        let huge = format!(r#"{{"dataset":"x","columns":[{{"name":"a","type":"string"}}],"pad":"{}"}}"#, " ".repeat(MAX_CONTRACT_BYTES));
+        assert!(Contract::from_json(&huge).unwrap_err().to_string().contains("more than the limit"));
     }
 }

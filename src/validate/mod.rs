@@ -152,14 +152,20 @@ enum Kind {
     AllRows,
     Type(usize),
     NotNull(usize),
-    Unique(usize),
+    /// The column, and whether keys compare case-insensitively (uuid columns).
+    Unique(usize, bool),
     Pattern(usize, Pattern),
     Accepted(usize, HashSet<String>),
     Range(usize, Option<f64>, Option<f64>),
-    ForeignKey(usize, Arc<HashSet<Box<str>>>),
+    /// The column, the reference keys, and whether they compare case-insensitively (the
+    /// keys are then stored lower-cased).
+    ForeignKey(usize, Arc<HashSet<Box<str>>>, bool),
     Freshness(usize, i32, i32),
     Rule(RowRule),
     Skipped,
+    /// The check could not run (e.g. its reference data cannot be read): status `error`,
+    /// the reason in the message, no rows marked.
+    Error,
 }
 
 struct Planned {
@@ -189,6 +195,7 @@ fn reference_keys(
     reference: &Reference,
     dataset: &str,
     column: &str,
+    fold_case: bool,
 ) -> Result<HashSet<Box<str>>, ValidateError> {
     let text = format!(r#"{{"dataset":{:?},"columns":[{{"name":{:?},"type":"string","required":false}}]}}"#, dataset, column);
     let mini = Contract::from_json(&text)?;
@@ -204,11 +211,21 @@ fn reference_keys(
             read::read_batches(b, names, &mini)
         }
     };
+    // Without the column every row would be an orphan: that is a broken reference, not bad data.
+    if input.has_columns && !input.input_columns.iter().any(|n| n == column) {
+        let found = input.input_columns.join(", ");
+        return Err(ValidateError::Contract(format!("it has no column {column:?} (columns: {found})")));
+    }
     let mut keys = HashSet::new();
     for c in &input.chunks {
         if let Some(a) = &c.columns[0] {
             let (s, _) = checks::cast_column(a, ColumnType::String);
-            keys.extend(s.as_string::<i32>().iter().flatten().map(Box::from));
+            let values = s.as_string::<i32>();
+            if fold_case {
+                keys.extend(values.iter().flatten().map(|v| Box::from(checks::fold_key(v, true).as_ref())));
+            } else {
+                keys.extend(values.iter().flatten().map(Box::from));
+            }
         }
     }
     Ok(keys)
@@ -276,8 +293,10 @@ fn plan(contract: &Contract, input: &Input, opts: &ValidateOptions, rows_in: u64
         if c.required {
             add("not_null", String::new(), Kind::NotNull(i));
         }
+        // RFC 9562: a UUID's hex digits are case-insensitive, so `ABC…` and `abc…` are one key.
+        let fold_case = c.pattern.as_deref() == Some("uuid");
         if c.unique {
-            add("unique", String::new(), Kind::Unique(i));
+            add("unique", String::new(), Kind::Unique(i, fold_case));
         }
         if let Some(spec) = &c.pattern {
             let p = Pattern::compile(spec).map_err(ValidateError::Contract)?;
@@ -298,10 +317,18 @@ fn plan(contract: &Contract, input: &Input, opts: &ValidateOptions, rows_in: u64
             let ref_col = fk.column();
             let rule = format!("{}.{}", fk.dataset, ref_col);
             match opts.references.get(&fk.dataset) {
-                Some(r) => {
-                    let keys = reference_keys(r, &fk.dataset, &ref_col)?;
-                    add("foreign_key", rule, Kind::ForeignKey(i, Arc::new(keys)));
-                }
+                Some(r) => match reference_keys(r, &fk.dataset, &ref_col, fold_case) {
+                    Ok(keys) => add("foreign_key", rule, Kind::ForeignKey(i, Arc::new(keys), fold_case)),
+                    Err(e) => {
+                        let mut p = Planned::new("foreign_key", col, rule, sev, tol, Kind::Error);
+                        let what = match r {
+                            Reference::Path(p) => format!("{:?} reference {}", fk.dataset, p.display()),
+                            Reference::Batches(_) => format!("{:?} reference table", fk.dataset),
+                        };
+                        p.message = Some(format!("cannot use the {what}: {e}"));
+                        plan.push(p);
+                    }
+                },
                 None => {
                     let mut p = Planned::new("foreign_key", col, rule, sev, tol, Kind::Skipped);
                     p.message = Some(format!("no reference data for {:?} was given or found", fk.dataset));
@@ -393,10 +420,10 @@ fn run_check(kind: &Kind, chunk: &Chunk, typed: &Typed) -> Vec<u32> {
         Kind::Pattern(i, p) => checks::pattern(&typed.columns[*i], p),
         Kind::Accepted(i, v) => checks::accepted_values(&typed.columns[*i], v),
         Kind::Range(i, lo, hi) => checks::range(&typed.columns[*i], *lo, *hi),
-        Kind::ForeignKey(i, keys) => checks::foreign_key(&typed.columns[*i], keys),
+        Kind::ForeignKey(i, keys, fold_case) => checks::foreign_key(&typed.columns[*i], keys, *fold_case),
         Kind::Freshness(i, lo, hi) => checks::freshness(&typed.columns[*i], *lo, *hi),
         Kind::Rule(r) => r.failing_rows(&typed.columns, chunk.rows),
-        Kind::Parse | Kind::FileLevel(_) | Kind::Unique(_) | Kind::Skipped => Vec::new(),
+        Kind::Parse | Kind::FileLevel(_) | Kind::Unique(..) | Kind::Skipped | Kind::Error => Vec::new(),
     }
 }
 
@@ -434,9 +461,9 @@ fn run(
     let mut failures: Vec<Vec<Vec<u32>>> = plan
         .par_iter()
         .map(|p| match &p.kind {
-            Kind::Unique(i) => {
+            Kind::Unique(i, fold_case) => {
                 let cols: Vec<Vec<ArrayRef>> = typed.iter().map(|t| t.columns.clone()).collect();
-                checks::unique(chunks, &cols, *i)
+                checks::unique(chunks, &cols, *i, *fold_case)
             }
             kind => chunks.par_iter().zip(typed.par_iter()).map(|(c, t)| run_check(kind, c, t)).collect(),
         })
@@ -571,7 +598,10 @@ fn run(
                             continue;
                         }
                         let text = as_text(c.columns[col].as_ref(), &rows, usize::MAX);
-                        out.extend(text.iter().map(|v| v.map(str::to_string)));
+                        // Samples leave the file (report, metadata, alerts, XCom): personal
+                        // data is masked here, once, so nothing downstream sees it.
+                        let pii = contract.columns.get(col).is_some_and(|c| c.pii);
+                        out.extend(text.iter().map(|v| v.map(|v| if pii { report::mask_sample(v) } else { v.to_string() })));
                     }
                     out
                 }
@@ -581,6 +611,8 @@ fn run(
         let fraction = if rows_in == 0 { 0.0 } else { rows_failed as f64 / rows_in as f64 };
         let status = if matches!(p.kind, Kind::Skipped) {
             "skipped"
+        } else if matches!(p.kind, Kind::Error) {
+            "error"
         } else if rows_failed == 0 && !file_failed {
             "passed"
         } else if p.severity == Severity::Warn {
@@ -609,7 +641,10 @@ fn run(
             message: p.message.clone(),
         });
     }
-    let status = if results.iter().any(|c| c.status == "failed") {
+    // `error` first: a check that could not run leaves the file unjudged, whatever the others found.
+    let status = if results.iter().any(|c| c.status == "error") {
+        "error"
+    } else if results.iter().any(|c| c.status == "failed") {
         "failed"
     } else if results.iter().any(|c| c.is_failure()) {
         "warn"

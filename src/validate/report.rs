@@ -17,7 +17,8 @@ pub struct CheckResult {
     pub severity: String,
     pub tolerance: f64,
     /// `passed`, `failed`, `warn` (a warn-severity check found failures), `tolerated`
-    /// (failures at or below the tolerance) or `skipped` (see `message`).
+    /// (failures at or below the tolerance), `skipped` (see `message`) or `error` (the
+    /// check could not run, e.g. its reference data is unreadable; see `message`).
     pub status: String,
     pub rows_failed: u64,
     pub failed_fraction: f64,
@@ -33,7 +34,7 @@ pub struct CheckResult {
 
 impl CheckResult {
     pub fn is_failure(&self) -> bool {
-        matches!(self.status.as_str(), "failed" | "warn" | "tolerated")
+        matches!(self.status.as_str(), "failed" | "warn" | "tolerated" | "error")
     }
 }
 
@@ -48,7 +49,8 @@ pub struct ValidationReport {
     pub rows_in: u64,
     pub rows_valid: u64,
     pub rows_invalid: u64,
-    /// `passed`, `warn` or `failed` (any check with status `failed`).
+    /// `passed`, `warn`, `failed` (any check with status `failed`) or `error` (any check
+    /// with status `error`: the file could not be fully judged).
     pub status: String,
     pub checks: Vec<CheckResult>,
     pub valid_path: Option<String>,
@@ -56,6 +58,37 @@ pub struct ValidationReport {
     /// What the run chose not to do, e.g. "no quarantine file written to ...: no invalid rows".
     pub notes: Vec<String>,
     pub seconds: f64,
+}
+
+/// A sample value of a `pii` column as it may leave the file: every run of letters and
+/// digits keeps its first character (when it has two or more) and the rest become `*`;
+/// punctuation, spaces and an email's top-level domain stay, so the shape of a defect is
+/// still visible (`jane doe@example.com` -> `j*** d**@e******.com`). Length is kept in
+/// characters. Never the full value: one that would come out unchanged is all `*`.
+pub fn mask_sample(value: &str) -> String {
+    // The top-level domain of something email-like: after the last '.' after the last '@'.
+    let tld_start = value.rfind('@').and_then(|at| value[at..].rfind('.').map(|d| at + d + 1));
+    let mut out = String::with_capacity(value.len());
+    let mut run = 0usize;
+    for (i, ch) in value.char_indices() {
+        if tld_start.is_some_and(|t| i >= t) {
+            out.push_str(&value[i..]);
+            break;
+        }
+        if ch.is_alphanumeric() {
+            let next_is_alnum = value[i + ch.len_utf8()..].chars().next().is_some_and(char::is_alphanumeric);
+            // The first of a run of two or more stays; a lone character is masked.
+            out.push(if run == 0 && next_is_alnum { ch } else { '*' });
+            run += 1;
+        } else {
+            out.push(ch);
+            run = 0;
+        }
+    }
+    if out == value && !value.is_empty() {
+        return "*".repeat(value.chars().count());
+    }
+    out
 }
 
 /// The canonical string a signature is computed from.
@@ -83,5 +116,23 @@ mod tests {
         let d = Md5::digest(b"abc");
         let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, "900150983cd24fb0d6963f7d28e17f72");
+    }
+
+    #[test]
+    fn masked_samples_keep_the_shape_but_never_the_value() {
+        assert_eq!(mask_sample("jane.doe@example.com"), "j***.d**@e******.com");
+        assert_eq!(mask_sample("jane doe@example.com"), "j*** d**@e******.com");
+        assert_eq!(mask_sample("jane.doe.example.com"), "j***.d**.e******.c**");
+        assert_eq!(mask_sample("a@b.co"), "*@*.co");
+        assert_eq!(mask_sample("Al"), "A*");
+        assert_eq!(mask_sample("X"), "*");
+        assert_eq!(mask_sample("José Müller"), "J*** M*****");
+        assert_eq!(mask_sample("@.com"), "*****");
+        assert_eq!(mask_sample(""), "");
+        for v in ["jane.doe@example.com", "Al", "X", "@@", "a b", "élan@ü.de"] {
+            let m = mask_sample(v);
+            assert_ne!(m, v);
+            assert_eq!(m.chars().count(), v.chars().count(), "{v}");
+        }
     }
 }

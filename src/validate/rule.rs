@@ -9,13 +9,29 @@
 //! ```
 //! SQL-like three-valued logic: a null operand makes the result unknown, and a rule only
 //! fails a row when it evaluates to false (nulls are the not_null check's business).
+//!
+//! Rules are typed when the contract is loaded: both sides of a comparison have one type
+//! (number, string, bool, date or timestamp; a `'YYYY-MM-DD'` text compared with a date or
+//! timestamp column is read as that day), `and`/`or`/`not` take conditions, and the whole
+//! rule is a condition. A mistyped rule would otherwise be false on every row and
+//! quarantine everything. Size is bounded too (nesting depth, terms, length): the parser
+//! and the evaluator recurse once per nesting level, so an unbounded rule could overflow
+//! the stack and kill the process.
 
 use std::cmp::Ordering;
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
 
-use super::contract::Contract;
+use super::checks::{parse_date, parse_timestamp};
+use super::contract::{ColumnType, Contract};
+
+/// Deepest nesting of parentheses and `not`s in a rule.
+pub const MAX_RULE_DEPTH: usize = 64;
+/// Most operands (columns and literals) in a rule.
+pub const MAX_RULE_TERMS: usize = 4096;
+/// Longest rule text, in bytes.
+pub const MAX_RULE_BYTES: usize = 64 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Op {
@@ -34,9 +50,42 @@ enum Expr {
     Text(String),
     Bool(bool),
     Cmp(Box<Expr>, Op, Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    /// n-ary, so a long chain of `and`s is one level deep, not one level per term.
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
     Not(Box<Expr>),
+}
+
+/// The static type of an expression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ty {
+    Number,
+    Text,
+    Bool,
+    Date,
+    Timestamp,
+}
+
+impl Ty {
+    fn of(c: ColumnType) -> Ty {
+        match c {
+            ColumnType::String => Ty::Text,
+            ColumnType::Int64 | ColumnType::Float64 => Ty::Number,
+            ColumnType::Bool => Ty::Bool,
+            ColumnType::Date => Ty::Date,
+            ColumnType::Timestamp => Ty::Timestamp,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Ty::Number => "a number",
+            Ty::Text => "a string",
+            Ty::Bool => "a condition (true/false)",
+            Ty::Date => "a date",
+            Ty::Timestamp => "a timestamp",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -121,6 +170,8 @@ struct Parser<'a> {
     tokens: Vec<Token>,
     pos: usize,
     contract: &'a Contract,
+    depth: usize,
+    terms: usize,
 }
 
 impl Parser<'_> {
@@ -128,63 +179,133 @@ impl Parser<'_> {
         matches!(self.tokens.get(self.pos), Some(Token::Ident(s)) if s.eq_ignore_ascii_case(kw))
     }
 
-    fn expr(&mut self) -> Result<Expr, String> {
-        let mut left = self.and()?;
-        while self.peek_keyword("or") {
-            self.pos += 1;
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+    /// Entering one more level of nesting (a `not` or a parenthesis).
+    fn descend(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_RULE_DEPTH {
+            return Err(format!("nested deeper than {MAX_RULE_DEPTH} levels (parentheses and 'not's)"));
         }
-        Ok(left)
+        Ok(())
     }
 
-    fn and(&mut self) -> Result<Expr, String> {
-        let mut left = self.not()?;
-        while self.peek_keyword("and") {
-            self.pos += 1;
-            left = Expr::And(Box::new(left), Box::new(self.not()?));
+    fn condition(e: (Expr, Ty), keyword: &str) -> Result<Expr, String> {
+        match e.1 {
+            Ty::Bool => Ok(e.0),
+            other => Err(format!("'{keyword}' needs conditions (true/false) on both sides, got {}", other.name())),
         }
-        Ok(left)
     }
 
-    fn not(&mut self) -> Result<Expr, String> {
+    fn chain(&mut self, keyword: &str, next: fn(&mut Self) -> Result<(Expr, Ty), String>) -> Result<(Expr, Ty), String> {
+        let first = next(self)?;
+        if !self.peek_keyword(keyword) {
+            return Ok(first);
+        }
+        let mut terms = vec![Self::condition(first, keyword)?];
+        while self.peek_keyword(keyword) {
+            self.pos += 1;
+            let e = next(self)?;
+            terms.push(Self::condition(e, keyword)?);
+        }
+        Ok((if keyword == "or" { Expr::Or(terms) } else { Expr::And(terms) }, Ty::Bool))
+    }
+
+    fn expr(&mut self) -> Result<(Expr, Ty), String> {
+        self.chain("or", Self::and)
+    }
+
+    fn and(&mut self) -> Result<(Expr, Ty), String> {
+        self.chain("and", Self::not)
+    }
+
+    fn not(&mut self) -> Result<(Expr, Ty), String> {
         if self.peek_keyword("not") {
             self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            self.descend()?;
+            let inner = self.not()?;
+            self.depth -= 1;
+            return Ok((Expr::Not(Box::new(Self::condition(inner, "not")?)), Ty::Bool));
         }
         self.cmp()
     }
 
-    fn cmp(&mut self) -> Result<Expr, String> {
+    fn cmp(&mut self) -> Result<(Expr, Ty), String> {
         let left = self.atom()?;
         if let Some(Token::Op(op)) = self.tokens.get(self.pos).cloned() {
             self.pos += 1;
             let right = self.atom()?;
-            return Ok(Expr::Cmp(Box::new(left), op, Box::new(right)));
+            let (left_ty, right_ty) = (left.1, right.1);
+            let (left, right) = (day_literal(left, right_ty)?, day_literal(right, left_ty)?);
+            if left.1 != right.1 {
+                return Err(format!(
+                    "cannot compare {} ({}) with {} ({})",
+                    left.1.name(),
+                    self.describe(&left.0),
+                    right.1.name(),
+                    self.describe(&right.0)
+                ));
+            }
+            return Ok((Expr::Cmp(Box::new(left.0), op, Box::new(right.0)), Ty::Bool));
         }
         Ok(left)
     }
 
-    fn atom(&mut self) -> Result<Expr, String> {
+    fn describe(&self, e: &Expr) -> String {
+        match e {
+            Expr::Column(i) => format!("column {:?}", self.contract.columns[*i].name),
+            Expr::Num(n) => format!("{n}"),
+            Expr::Text(t) => format!("'{t}'"),
+            Expr::Bool(b) => format!("{b}"),
+            _ => "an expression".into(),
+        }
+    }
+
+    fn atom(&mut self) -> Result<(Expr, Ty), String> {
         let token = self.tokens.get(self.pos).cloned().ok_or("unexpected end of rule")?;
         self.pos += 1;
+        if !matches!(token, Token::Open) {
+            self.terms += 1;
+            if self.terms > MAX_RULE_TERMS {
+                return Err(format!("more than {MAX_RULE_TERMS} terms"));
+            }
+        }
         Ok(match token {
-            Token::Num(n) => Expr::Num(n),
-            Token::Text(s) => Expr::Text(s),
-            Token::Ident(s) if s.eq_ignore_ascii_case("true") => Expr::Bool(true),
-            Token::Ident(s) if s.eq_ignore_ascii_case("false") => Expr::Bool(false),
-            Token::Ident(s) => Expr::Column(
-                self.contract.column_index(&s).ok_or_else(|| format!("unknown column {s:?}"))?,
-            ),
+            Token::Num(n) => (Expr::Num(n), Ty::Number),
+            Token::Text(s) => (Expr::Text(s), Ty::Text),
+            Token::Ident(s) if s.eq_ignore_ascii_case("true") => (Expr::Bool(true), Ty::Bool),
+            Token::Ident(s) if s.eq_ignore_ascii_case("false") => (Expr::Bool(false), Ty::Bool),
+            Token::Ident(s) => {
+                let i = self.contract.column_index(&s).ok_or_else(|| format!("unknown column {s:?}"))?;
+                (Expr::Column(i), Ty::of(self.contract.columns[i].column_type))
+            }
             Token::Open => {
+                self.descend()?;
                 let e = self.expr()?;
                 if self.tokens.get(self.pos) != Some(&Token::Close) {
                     return Err("missing ')'".into());
                 }
                 self.pos += 1;
+                self.depth -= 1;
                 e
             }
             other => return Err(format!("unexpected {other:?}")),
         })
+    }
+}
+
+/// A text literal compared with a date or timestamp is that day (or instant), in the
+/// column's own units (days, microseconds since the epoch).
+fn day_literal(e: (Expr, Ty), other: Ty) -> Result<(Expr, Ty), String> {
+    let (Expr::Text(t), Ty::Text) = (&e.0, e.1) else {
+        return Ok(e);
+    };
+    let value = match other {
+        Ty::Date => parse_date(t).map(f64::from),
+        Ty::Timestamp => parse_timestamp(t).map(|v| v as f64),
+        _ => return Ok(e),
+    };
+    match value {
+        Some(v) => Ok((Expr::Num(v), other)),
+        None => Err(format!("'{t}' is not {} (YYYY-MM-DD[ HH:MM:SS])", other.name())),
     }
 }
 
@@ -207,11 +328,17 @@ fn compare(a: &Value, b: &Value) -> Option<Ordering> {
 
 impl RowRule {
     pub fn parse(text: &str, contract: &Contract) -> Result<RowRule, String> {
+        if text.len() > MAX_RULE_BYTES {
+            return Err(format!("the rule is {} bytes long, more than {MAX_RULE_BYTES}", text.len()));
+        }
         let tokens = tokenize(text)?;
-        let mut p = Parser { tokens, pos: 0, contract };
-        let expr = p.expr()?;
+        let mut p = Parser { tokens, pos: 0, contract, depth: 0, terms: 0 };
+        let (expr, ty) = p.expr()?;
         if p.pos != p.tokens.len() {
             return Err(format!("unexpected {:?} after the end of the rule", p.tokens[p.pos]));
+        }
+        if ty != Ty::Bool {
+            return Err(format!("a rule must be a condition (true/false), this one is {}", ty.name()));
         }
         Ok(RowRule { expr })
     }
@@ -246,16 +373,29 @@ fn eval<'a>(e: &'a Expr, cols: &'a [ArrayRef], row: usize) -> Value<'a> {
                 }),
             }
         }
-        Expr::And(a, b) => match (eval(a, cols, row), eval(b, cols, row)) {
-            (Value::Bool(false), _) | (_, Value::Bool(false)) => Value::Bool(false),
-            (Value::Bool(true), Value::Bool(true)) => Value::Bool(true),
-            _ => Value::Null,
-        },
-        Expr::Or(a, b) => match (eval(a, cols, row), eval(b, cols, row)) {
-            (Value::Bool(true), _) | (_, Value::Bool(true)) => Value::Bool(true),
-            (Value::Bool(false), Value::Bool(false)) => Value::Bool(false),
-            _ => Value::Null,
-        },
+        // Three-valued: false wins an `and` (true an `or`), else any unknown makes it unknown.
+        Expr::And(terms) => {
+            let mut unknown = false;
+            for t in terms {
+                match eval(t, cols, row) {
+                    Value::Bool(false) => return Value::Bool(false),
+                    Value::Bool(true) => {}
+                    _ => unknown = true,
+                }
+            }
+            if unknown { Value::Null } else { Value::Bool(true) }
+        }
+        Expr::Or(terms) => {
+            let mut unknown = false;
+            for t in terms {
+                match eval(t, cols, row) {
+                    Value::Bool(true) => return Value::Bool(true),
+                    Value::Bool(false) => {}
+                    _ => unknown = true,
+                }
+            }
+            if unknown { Value::Null } else { Value::Bool(false) }
+        }
         Expr::Not(a) => match eval(a, cols, row) {
             Value::Bool(b) => Value::Bool(!b),
             _ => Value::Null,
@@ -311,5 +451,70 @@ mod tests {
         assert!(RowRule::parse("bounce = (pages_viewed = 1", &c).unwrap_err().contains("missing ')'"));
         assert!(RowRule::parse("bounce = ", &c).unwrap_err().contains("end of rule"));
         assert!(RowRule::parse("bounce $ 1", &c).unwrap_err().contains("unexpected"));
+    }
+
+    #[test]
+    fn mistyped_rules_are_contract_errors() {
+        let c = Contract::from_json(
+            r#"{"dataset":"t","columns":[{"name":"n","type":"int64"},{"name":"s","type":"string"},
+                {"name":"b","type":"bool"},{"name":"d","type":"date"},{"name":"t","type":"timestamp"}]}"#,
+        )
+        .unwrap();
+        for (rule, expected) in [
+            ("s = 5", "cannot compare a string (column \"s\") with a number (5)"),
+            ("n = 'five'", "cannot compare a number"),
+            ("b = 1", "cannot compare a condition"),
+            ("d > t", "cannot compare a date"),
+            ("d > 20000", "cannot compare a date"),
+            ("d > 'yesterday'", "'yesterday' is not a date"),
+            ("n", "must be a condition"),
+            ("n and b", "'and' needs conditions"),
+            ("b or s", "'or' needs conditions"),
+            ("not n", "'not' needs conditions"),
+        ] {
+            let err = RowRule::parse(rule, &c).unwrap_err();
+            assert!(err.contains(expected), "{rule}: {err}");
+        }
+        // Well-typed rules still parse, and a day literal is compared in the column's units.
+        for rule in ["s = 'x' and n > 1.5", "b = (n = 1) or not b", "d >= '2025-01-01'", "t < '2025-01-01 12:00:00'"] {
+            RowRule::parse(rule, &c).unwrap_or_else(|e| panic!("{rule}: {e}"));
+        }
+        let days: ArrayRef = Arc::new(arrow::array::Date32Array::from(vec![Some(20088), Some(20089), None]));
+        let cols: Vec<ArrayRef> = vec![
+            arrow::array::new_null_array(&DataType::Int64, 3),
+            arrow::array::new_null_array(&DataType::Utf8, 3),
+            arrow::array::new_null_array(&DataType::Boolean, 3),
+            days,
+            arrow::array::new_null_array(&DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None), 3),
+        ];
+        // 2025-01-01 is day 20089.
+        assert_eq!(RowRule::parse("d >= '2025-01-01'", &c).unwrap().failing_rows(&cols, 3), vec![0]);
+    }
+
+    #[test]
+    fn huge_rules_are_refused_not_a_stack_overflow() {
+        let c = contract();
+        let many_terms = vec!["pages_viewed=1"; 3000].join(" and ");
+        assert!(RowRule::parse(&many_terms, &c).unwrap_err().contains("more than 4096 terms"));
+        let many_ors = vec!["bounce"; 5000].join(" or ");
+        assert!(RowRule::parse(&many_ors, &c).unwrap_err().contains("more than 4096 terms"));
+        let attack = vec!["bounce"; 10_000].join(" or ");
+        assert!(RowRule::parse(&attack, &c).unwrap_err().contains("bytes long"));
+        let nots = format!("{}bounce", "not ".repeat(10_000));
+        assert!(RowRule::parse(&nots, &c).unwrap_err().contains("nested deeper than 64"));
+        let parens = format!("{}bounce{}", "(".repeat(20_000), ")".repeat(20_000));
+        assert!(RowRule::parse(&parens, &c).unwrap_err().contains("nested deeper than 64"));
+        assert!(RowRule::parse(&"x".repeat(100_000), &c).unwrap_err().contains("bytes long"));
+        // Within the bounds: 64 levels and a chain of 3,000 terms parse and evaluate
+        // (the chain is one level deep).
+        let deep = format!("{}bounce{}", "(".repeat(64), ")".repeat(64));
+        RowRule::parse(&deep, &c).unwrap();
+        let long = vec!["pages_viewed>=0"; 3000].join(" and ");
+        let rule = RowRule::parse(&long, &c).unwrap();
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(vec![Some(1), Some(-1), None])),
+            Arc::new(BooleanArray::from(vec![Some(true), Some(false), None])),
+        ];
+        assert_eq!(rule.failing_rows(&cols, 3), vec![1]);
     }
 }
