@@ -62,6 +62,20 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+
+def stop_by_pid(proc, log, timeout: float = 30.0) -> None:
+    """SIGTERM to the process we started (never by name), SIGKILL after ``timeout``;
+    then close its log file."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if log is not None:
+        log.close()
+
 class SeaweedServer:
     """``weed mini`` on 127.0.0.1 with a fresh data dir; restartable on the same ports
     and data (to test recovery)."""
@@ -111,17 +125,8 @@ class SeaweedServer:
         raise RuntimeError(f"weed did not become ready in {timeout} s; see {d / 'weed.log'}")
 
     def stop(self, timeout: float = 30.0) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        stop_by_pid(self.proc, self._log, timeout)
+        self.proc, self._log = None, None
 
     def client(self, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY, endpoint: str | None = None):
         import boto3
@@ -218,17 +223,8 @@ class MotoServer:
         raise RuntimeError(f"moto_server did not start in {timeout} s")
 
     def stop(self, timeout: float = 30.0) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        stop_by_pid(self.proc, self._log, timeout)
+        self.proc, self._log = None, None
 
     client = SeaweedServer.client
 

@@ -12,14 +12,12 @@ import subprocess
 import sys
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 import pytest
 
 import marketing_core as mc
-from conftest import DS, REPO
+from conftest import DS, REPO, read_file
 
 BUCKET = "marketing-data"
 DEFECTS = {"bad_email": 0.05, "null_key": 0.02, "orphan_foreign_key": 0.03}
@@ -31,13 +29,6 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def read_with_pyarrow(path: str | pathlib.Path) -> pa.Table:
-    path = str(path)
-    if path.endswith(".parquet"):
-        return pq.read_table(path)
-    if path.endswith(".csv"):
-        return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
-    return pajson.read_json(path)
 
 
 def read_with_polars(path: str | pathlib.Path) -> pl.DataFrame:
@@ -83,13 +74,13 @@ def test_cli_upload_of_validated_output_publishes_each_file_under_its_kind(defec
         kind, dataset, part, _ = key.split("/")
         ds = part.removeprefix("ds=")
         if kind == "valid-data":
-            table = read_with_pyarrow(path)
+            table = read_file(path)
             assert "_failed_checks" not in table.column_names, key
             # Validated again against its contract and the day's references: no bad row.
             again = mc.validate(path, dataset, ds=ds, references=root / "in")
             assert (again.rows_invalid, again.rows_in) == (0, table.num_rows), key
         elif kind == "quarantine-data":
-            table = read_with_pyarrow(path)
+            table = read_file(path)
             assert "_failed_checks" in table.column_names and table.num_rows > 0, key
             quarantined += table.num_rows
     reports = [json.loads(p.read_text()) for k, p in objects.items() if k.startswith("dq-reports/")]
@@ -191,7 +182,7 @@ def test_every_file_written_is_readable_by_pyarrow_and_polars(tmp_path, fmt):
         for path in written:
             assert path.suffix == f".{fmt}"
             rows = report.rows_valid if "valid-data" in path.parts else report.rows_invalid
-            by_pyarrow, by_polars = read_with_pyarrow(path), read_with_polars(path)
+            by_pyarrow, by_polars = read_file(path), read_with_polars(path)
             assert by_pyarrow.num_rows == by_polars.height == rows, (name, path)
             assert by_pyarrow.column_names[: len(columns)] == columns
     # A clean day writes no quarantine file, and says so.
@@ -203,7 +194,7 @@ def test_every_file_written_is_readable_by_pyarrow_and_polars(tmp_path, fmt):
     if fmt == "json":
         assert empty.valid_path is None and any("no valid file written" in n for n in empty.notes)
     else:
-        assert read_with_pyarrow(empty.valid_path).column_names == columns
+        assert read_file(empty.valid_path).column_names == columns
         assert read_with_polars(empty.valid_path).columns == columns
 
 
@@ -254,16 +245,39 @@ def test_pipeline_and_dags_ask_the_layout(tmp_path):
 
 
 def _dbt_macros():
-    """The dbt loading macros rendered by plain Jinja. dbt's ``return`` hands a macro's
-    value to its caller; for these string-valued macros, rendering the value is the same."""
+    """The dbt loading macros rendered by plain Jinja, with dbt's ``return``: the value
+    goes to the caller as is (not rendered into the macro's text), as dbt does it."""
+    from unittest import mock
+
     import jinja2
+    import jinja2.runtime
+
+    class Returned(Exception):
+        def __init__(self, value):
+            self.value = value
+
+    def dbt_return(value):
+        raise Returned(value)
+
+    plain_call = jinja2.runtime.Macro.__call__
+
+    def call_returning(self, *args, **kwargs):
+        try:
+            return plain_call(self, *args, **kwargs)
+        except Returned as returned:
+            return returned.value
 
     env = jinja2.Environment(extensions=["jinja2.ext.do"])
-    env.globals["return"] = lambda value: value
+    env.globals["return"] = dbt_return
     source = "\n".join((REPO / "dbt" / "macros" / "loading" / name).read_text()
                        for name in ("load_raw_day.sql", "snowflake_loading.sql"))
     module = env.from_string(source).module
-    return lambda macro, *args: str(getattr(module, macro)(*args)).strip()
+
+    def render(macro, *args):
+        with mock.patch.object(jinja2.runtime.Macro, "__call__", call_returning):
+            return str(getattr(module, macro)(*args)).strip()
+
+    return render
 
 
 def test_dbt_loaders_read_the_prefix_the_layout_writes():
