@@ -270,6 +270,30 @@ def test_load_raw_day_reports_a_missing_file(tmp_path):
     assert not result.success
 
 
+def test_a_day_whose_every_row_was_quarantined_loads_as_zero_rows(generated, tmp_path):
+    """website_activity is JSON Lines: with every row quarantined no valid file is written
+    (an empty JSON Lines file cannot be read back); its DQ report says so and the day loads
+    as zero rows while the other datasets load as usual. Without that report it fails."""
+    bucket = tmp_path / "bucket"
+    rows = lay_out(generated["clean"][DS1], bucket, DS1)
+    activity = bucket / "valid-data" / "website_activity" / f"ds={DS1}"
+    source = tmp_path / next(activity.iterdir()).name
+    shutil.move(next(activity.iterdir()), source)
+    spec = json.loads(mc.load_contract(dataset="website_activity").to_json())
+    spec["rules"] = [{"name": "never", "rule": "pages_viewed < 0"}]
+    report = mc.validate(source, contract=spec, ds=DS1, out_dir=bucket)
+    assert report.rows_valid == 0 and report.valid_path is None and report.rows_invalid == rows["website_activity"]
+    db = tmp_path / "wh.duckdb"
+    assert warehouse.load_day(DS1, bucket, duckdb=db) == {**rows, "website_activity": 0}
+
+    pathlib.Path(report.report_path).unlink()
+    failed = warehouse.run_dbt(
+        ["run-operation", "load_raw_day", "--args", json.dumps({"ds": DS1, "raw_root": str(bucket)})],
+        duckdb=db, check=False,
+    )
+    assert not failed.success
+
+
 SNOWFLAKE_ENV = {
     "SNOWFLAKE_ACCOUNT": "dummy", "SNOWFLAKE_USER": "dbt", "SNOWFLAKE_PASSWORD": "unused",
     "SNOWFLAKE_ROLE": "TRANSFORMER", "SNOWFLAKE_WAREHOUSE": "TRANSFORMING",

@@ -289,6 +289,8 @@ def test_dbt_loaders_read_the_prefix_the_layout_writes():
         assert call("marketing_day_prefix", "s3://b/", name, DS) == f"s3://b/{prefix}"
         # Snowflake's stage sits on <bucket>/valid-data/; a day is a path below it.
         assert call("marketing_valid_root", "s3://b") + call("marketing_day_path", name, DS) == f"s3://b/{prefix}"
+        report = layout.object_key(layout.DQ_REPORTS, name, DS, layout.REPORT_FILE)
+        assert call("marketing_report_path", "s3://b/", name, DS) == f"s3://b/{report}"
     snowflake = (REPO / "dbt" / "macros" / "loading" / "snowflake_loading.sql").read_text()
     assert "/ds=" not in snowflake.replace("marketing_day_path", "")
 

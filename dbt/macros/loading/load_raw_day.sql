@@ -52,6 +52,11 @@
     {{ return(marketing_valid_root(raw_root) ~ marketing_day_path(name, ds)) }}
 {% endmacro %}
 
+{#- The day's DQ report: dq-reports/<dataset>/ds=<ds>/report.json. -#}
+{% macro marketing_report_path(raw_root, name, ds) %}
+    {{ return(raw_root.rstrip('/') ~ "/dq-reports/" ~ marketing_day_path(name, ds) ~ "/report.json") }}
+{% endmacro %}
+
 {# ------------------------------------------------------------------ DuckDB -- #}
 
 {% macro duckdb__load_raw_day(ds, raw_root, names, allow_missing) %}
@@ -63,8 +68,10 @@
         {% set spec = marketing_raw_datasets()[name] %}
         {% set files = duckdb_day_files(marketing_day_prefix(raw_root, name, ds)) %}
         {% set relation = marketing_raw_relation(name) %}
-        {% if files | length == 0 and not allow_missing %}
-            {% do exceptions.raise_compiler_error("load_raw_day: no file for " ~ name ~ " under " ~ marketing_day_prefix(raw_root, name, ds)) %}
+        {#- A day whose every row was quarantined has no valid file (an empty JSON Lines file
+            cannot be read back); its DQ report says so, and the day loads as zero rows. -#}
+        {% if files | length == 0 and not allow_missing and not duckdb_validated_without_valid_rows(marketing_report_path(raw_root, name, ds)) %}
+            {% do exceptions.raise_compiler_error("load_raw_day: no file for " ~ name ~ " under " ~ marketing_day_prefix(raw_root, name, ds) ~ " and no DQ report at " ~ marketing_report_path(raw_root, name, ds) ~ " saying the day had no valid row") %}
         {% endif %}
         {% set cols = [] %}{% set exprs = [] %}
         {% for c in spec["columns"] %}
@@ -99,6 +106,15 @@
         {% endif %}
     {% endfor %}
     {{ return(files) }}
+{% endmacro %}
+
+{#- True when the DQ report at path exists and counts no valid row. -#}
+{% macro duckdb_validated_without_valid_rows(path) %}
+    {% if run_query("select count(*) from glob('" ~ path ~ "')").columns[0].values()[0] == 0 %}
+        {{ return(false) }}
+    {% endif %}
+    {% set rows_valid = run_query("select rows_valid from read_json('" ~ path ~ "', format = 'auto', columns = {'rows_valid': 'BIGINT'})").columns[0].values()[0] %}
+    {{ return(rows_valid == 0) }}
 {% endmacro %}
 
 {#- A table function reading one file with the contract's column types; the format
