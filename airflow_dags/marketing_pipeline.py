@@ -30,7 +30,6 @@ Kubernetes executors) `data_dir` must be a volume shared by the workers.
 
 from __future__ import annotations
 
-import os
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator
@@ -56,6 +55,7 @@ from marketing_core.airflow.transform import dbt_task_group
 from marketing_core import layout
 from marketing_core.generation import DATASETS
 from marketing_core.pipeline import DayPaths, day_upload_patterns, default_data_dir
+from marketing_core import settings
 
 DAG_ID = "marketing_pipeline"
 DATA = "{{ params.data_dir }}"
@@ -85,9 +85,9 @@ with DAG(
         **generation_params(),
         "data_dir": Param(str(default_data_dir()), type="string", description="Local working directory"),
         "bucket": Param("marketing-data", type="string"),
-        "store": Param(os.environ.get("MARKETING_CORE_STORE_URL", ""), type="string",
+        "store": Param(settings.STORE_URL.get() or "", type="string",
                        description="s3:// or file://DIR (default: a file:// bucket under data_dir)"),
-        "aws_conn_id": Param(os.environ.get("MARKETING_CORE_AWS_CONN_ID", ""), type="string",
+        "aws_conn_id": Param(settings.AWS_CONN_ID.get() or "", type="string",
                              description="Airflow aws connection for S3/MinIO (overrides store)"),
         "duckdb_path": Param("", type="string", description="DuckDB file (default: under data_dir)"),
     },

@@ -18,7 +18,6 @@ S3 access comes from the `aws_conn_id` connection (MinIO: `endpoint_url` in its 
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
 from airflow.sdk import DAG, Param
@@ -28,13 +27,14 @@ from marketing_core.airflow.operators import DbtOperator, LoadRawDayOperator
 from marketing_core import layout
 from marketing_core.generation import DATASETS
 from marketing_core.pipeline import default_data_dir
+from marketing_core import settings
 
 DAG_ID = "s3_event_pipeline"
 TARGET = warehouse_target()
-WAREHOUSE_POOL = os.environ.get("MARKETING_CORE_WAREHOUSE_POOL", "warehouse")
+WAREHOUSE_POOL = settings.WAREHOUSE_POOL.get()
 # How often the sensor looks (seconds) and how long it waits for a day at most.
-POKE_SECONDS = float(os.environ.get("MARKETING_CORE_SENSOR_POKE_SECONDS", 300))
-WAIT_HOURS = float(os.environ.get("MARKETING_CORE_SENSOR_TIMEOUT_HOURS", 12))
+POKE_SECONDS = float(settings.SENSOR_POKE_SECONDS.get())
+WAIT_HOURS = float(settings.SENSOR_TIMEOUT_HOURS.get())
 
 
 with DAG(
@@ -50,7 +50,7 @@ with DAG(
     params={
         "ds": day_param(),
         "bucket": Param("marketing-data", type="string"),
-        "aws_conn_id": Param(os.environ.get("MARKETING_CORE_AWS_CONN_ID", "aws_default"), type="string"),
+        "aws_conn_id": Param(settings.AWS_CONN_ID.get() or "aws_default", type="string"),
         "data_dir": Param(str(default_data_dir()), type="string", description="Local working directory"),
         "duckdb_path": Param("", type="string", description="DuckDB file (default: under data_dir)"),
     },

@@ -7,6 +7,7 @@ pub mod datasets;
 pub mod generate;
 pub mod io;
 pub mod layout;
+pub mod settings;
 pub mod validate;
 pub mod store;
 

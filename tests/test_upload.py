@@ -162,22 +162,18 @@ def test_emptied_bucket_gets_everything_again(tmp_path, s3, bucket):
 LOCK_PREFIX = "_marketing_core_tmp/locks/"
 
 
-@pytest.fixture(params=["lock", "copy", "complete"])
-def publish(request, monkeypatch):
-    """The ways a multipart upload is published: a lease (lock object) + conditional
-    CompleteMultipartUpload at the key (the default), staging + conditional copy, and
-    the conditional CompleteMultipartUpload alone (opt-in)."""
-    if request.param == "lock":
-        monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
-    else:
-        monkeypatch.setenv("MARKETING_CORE_MULTIPART_PUBLISH", request.param)
+@pytest.fixture(params=[None, "copy", "complete"])
+def publish(request):
+    """The ways a multipart upload is published (the store option ``multipart_publish``):
+    a lease (lock object) + conditional CompleteMultipartUpload at the key (the default,
+    None), staging + conditional copy, and the conditional CompleteMultipartUpload alone."""
     return request.param
 
 
 def test_multipart_is_published_conditionally(tmp_path, s3, proxy, bucket, publish):
     big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 12 * MIB)
     proxy.clear()
-    report = mc.upload(big, bucket=bucket, store=s3_store(proxy.endpoint), multipart_threshold=5 * MIB, part_size=5 * MIB)
+    report = mc.upload(big, bucket=bucket, store=s3_store(proxy.endpoint, multipart_publish=publish), multipart_threshold=5 * MIB, part_size=5 * MIB)
     assert report[0].status == "uploaded" and report[0].multipart
     staged = [r for r in proxy.data_requests() if "_marketing_core_tmp" in r[1]]
     completes = [r for r in proxy.requests if r[0] == "POST" and "uploadId=" in r[1]]
@@ -185,7 +181,7 @@ def test_multipart_is_published_conditionally(tmp_path, s3, proxy, bucket, publi
     assert len(parts) == 3
     if publish == "complete":
         assert staged == [] and len(completes) == 1 and "_marketing_core_tmp" not in completes[0][1]
-    elif publish == "lock":
+    elif publish is None:  # the default: a lease
         # The bytes go once, straight to the key; around them only the lock object:
         # created, renewed right before the completion, checked, deleted.
         assert len(completes) == 1 and "_marketing_core_tmp" not in completes[0][1]
@@ -200,7 +196,7 @@ def test_multipart_is_published_conditionally(tmp_path, s3, proxy, bucket, publi
     assert list_keys(s3.client(), bucket) == [f"valid-data/contacts/ds={DS}/contacts_{DS}.csv"]
     # The same key again: skipped after one HEAD.
     proxy.clear()
-    again = mc.upload(big, bucket=bucket, store=s3_store(proxy.endpoint), multipart_threshold=5 * MIB, part_size=5 * MIB)
+    again = mc.upload(big, bucket=bucket, store=s3_store(proxy.endpoint, multipart_publish=publish), multipart_threshold=5 * MIB, part_size=5 * MIB)
     assert again[0].status == "skipped"
     assert proxy.methods() == ["HEAD"]
 
@@ -208,7 +204,7 @@ def test_multipart_is_published_conditionally(tmp_path, s3, proxy, bucket, publi
 def test_changed_file_is_refused_then_replaced_conditionally(tmp_path, s3, bucket, publish):
     small = write_files(tmp_path / "data", 1)[0]
     big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 12 * MIB)
-    store = s3_store(s3.endpoint)
+    store = s3_store(s3.endpoint, multipart_publish=publish)
     opts = dict(bucket=bucket, store=store, multipart_threshold=5 * MIB, part_size=5 * MIB)
     first = mc.upload([small, big], **opts)
     assert [f.status for f in first] == ["uploaded", "uploaded"]
@@ -294,14 +290,13 @@ def assert_exactly_one_writer(outs: list[list[list]]) -> None:
 
 
 @pytest.mark.parametrize("publish_path", ["lock", "copy"])
-def test_two_processes_same_new_keys_exactly_one_write(tmp_path, s3, bucket, monkeypatch, publish_path):
+def test_two_processes_same_new_keys_exactly_one_write(tmp_path, s3, bucket, publish_path):
     # Not the conditional completion alone: SeaweedFS evaluates If-None-Match on
     # CompleteMultipartUpload non-atomically (two racing completions can both succeed),
     # which is why it runs behind a lock by default.
-    monkeypatch.setenv("MARKETING_CORE_MULTIPART_PUBLISH", publish_path)
     write_files(tmp_path / "data", 20, size=256 * 1024)
     write_big(tmp_path / "data" / f"contacts_{DS}.csv", 11 * MIB)
-    outs = run_concurrently(tmp_path / "data", bucket, s3_store(s3.endpoint))
+    outs = run_concurrently(tmp_path / "data", bucket, s3_store(s3.endpoint, multipart_publish=publish_path))
     assert_exactly_one_writer(outs)
     client = s3.client()
     keys = [k for k in list_keys(client, bucket)]
@@ -311,10 +306,9 @@ def test_two_processes_same_new_keys_exactly_one_write(tmp_path, s3, bucket, mon
         assert client.head_object(Bucket=bucket, Key=key)["Metadata"]["md5"] == md5_of(tmp_path / "data" / name)
 
 
-def test_two_processes_same_new_large_key(tmp_path, s3, bucket, monkeypatch):
+def test_two_processes_same_new_large_key(tmp_path, s3, bucket):
     """Two processes race on one large new key (the default, lock path): exactly one
     sends the bytes and writes; the other waits for it and reports skipped."""
-    monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
     big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 48 * MIB)
     for _ in range(3):
         b = f"test-{uuid.uuid4().hex[:12]}"
@@ -332,8 +326,7 @@ def test_two_processes_same_new_large_key(tmp_path, s3, bucket, monkeypatch):
         assert hashlib.md5(body).hexdigest() == md5_of(big)
 
 
-def test_two_processes_same_large_key_different_content(tmp_path, s3, bucket, monkeypatch):
-    monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
+def test_two_processes_same_large_key_different_content(tmp_path, s3, bucket):
     a = write_big(tmp_path / "a" / f"contacts_{DS}.csv", 24 * MIB)
     b = write_big(tmp_path / "b" / f"contacts_{DS}.csv", 24 * MIB)
     import time
@@ -366,11 +359,9 @@ def put_lock(client, bucket: str, key: str, **fields: str) -> str:
     return f"{LOCK_PREFIX}{name}.lock"
 
 
-def test_stale_lock_of_another_machine_is_taken_over_after_ttl(tmp_path, s3, bucket, monkeypatch):
+def test_stale_lock_of_another_machine_is_taken_over_after_ttl(tmp_path, s3, bucket):
     import time
 
-    monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
-    monkeypatch.setenv("MARKETING_CORE_LOCK_TTL", "2")
     big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 12 * MIB)
     key = f"valid-data/contacts/ds={DS}/{big.name}"
     client = s3.client()
@@ -378,7 +369,7 @@ def test_stale_lock_of_another_machine_is_taken_over_after_ttl(tmp_path, s3, buc
     put_lock(client, bucket, key, machine="another-machine", pid="4242", process="4242-dead",
              heartbeat_seconds="0.3")
     clock = time.perf_counter()
-    report = mc.upload(big, bucket=bucket, store=s3_store(s3.endpoint), multipart_threshold=5 * MIB, part_size=5 * MIB)
+    report = mc.upload(big, bucket=bucket, store=s3_store(s3.endpoint, lock_ttl=2.0), multipart_threshold=5 * MIB, part_size=5 * MIB)
     waited = time.perf_counter() - clock
     assert report[0].status == "uploaded", report[0].error
     assert waited >= 2.0, "a lock of another machine is only taken over after the TTL"
@@ -386,10 +377,9 @@ def test_stale_lock_of_another_machine_is_taken_over_after_ttl(tmp_path, s3, buc
     assert client.head_object(Bucket=bucket, Key=key)["Metadata"]["md5"] == md5_of(big)
 
 
-def test_lock_of_a_dead_local_process_is_taken_over_at_once(tmp_path, s3, bucket, monkeypatch):
+def test_lock_of_a_dead_local_process_is_taken_over_at_once(tmp_path, s3, bucket):
     import time
 
-    monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
     big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 12 * MIB)
     key = f"valid-data/contacts/ds={DS}/{big.name}"
     boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
@@ -406,13 +396,11 @@ def test_lock_of_a_dead_local_process_is_taken_over_at_once(tmp_path, s3, bucket
     assert list_keys(client, bucket) == [key]
 
 
-def test_live_lock_holder_is_waited_for_then_compared(tmp_path, s3, bucket, monkeypatch):
+def test_live_lock_holder_is_waited_for_then_compared(tmp_path, s3, bucket):
     """A holder that keeps its lock alive is waited for; once its object appears, the
     waiter compares MD5s (here: the same content → skipped) and sends no parts."""
     import time
 
-    monkeypatch.delenv("MARKETING_CORE_MULTIPART_PUBLISH", raising=False)
-    monkeypatch.setenv("MARKETING_CORE_LOCK_TTL", "2")
     big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 12 * MIB)
     key = f"valid-data/contacts/ds={DS}/{big.name}"
     client = s3.client()
@@ -432,7 +420,7 @@ def test_live_lock_holder_is_waited_for_then_compared(tmp_path, s3, bucket, monk
     thread.start()
     time.sleep(0.5)
     threading.Timer(4.0, stop.set).start()  # longer than the TTL
-    report = mc.upload(big, bucket=bucket, store=s3_store(s3.endpoint), multipart_threshold=5 * MIB, part_size=5 * MIB)
+    report = mc.upload(big, bucket=bucket, store=s3_store(s3.endpoint, lock_ttl=2.0), multipart_threshold=5 * MIB, part_size=5 * MIB)
     thread.join()
     assert report[0].status == "skipped", report[0].error
     assert report[0].bytes_sent == 0
@@ -461,7 +449,7 @@ def change_in_place_once(path: Path, after: int, at: int) -> tuple[threading.Eve
 def test_file_changed_during_multipart_upload_is_not_published(tmp_path, s3, bucket, publish):
     big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 16 * MIB)
     changed, progress = change_in_place_once(big, after=5 * MIB, at=12 * MIB)
-    store = s3_store(s3.endpoint)
+    store = s3_store(s3.endpoint, multipart_publish=publish)
     opts = dict(bucket=bucket, store=store, multipart_threshold=5 * MIB, part_size=5 * MIB, part_concurrency=1)
     with pytest.raises(StorageError) as info:
         mc.upload(big, progress=progress, **opts)
@@ -784,6 +772,30 @@ def test_failed_attempts_are_logged_too(tmp_path, s3, bucket):
     assert all("nope-nope" not in (r["error"] or "") for r in rows)
 
 
+@pytest.mark.parametrize(
+    "config, named",
+    [
+        (dict(storage_options={"aws_endpiont": "http://x"}), "aws_endpiont"),
+        (dict(storage_options={"aws_conditional_put": "disabled"}), "aws_conditional_put"),
+        (dict(lock_ttl=0), "lock_ttl"),
+        (dict(multipart_publish="fast"), "multipart_publish"),
+        (dict(request_timeout=-1), "timeout"),
+    ],
+)
+def test_a_bad_store_option_is_refused_naming_it_before_any_request(tmp_path, config, named):
+    f = write_files(tmp_path / "data", 1)[0]
+    store = StoreConfig(url="s3://", endpoint_url="http://127.0.0.1:1", **config)
+    with pytest.raises(mc.InvalidArgumentError, match=named):
+        mc.upload(f, bucket="marketing-data", store=store)
+
+
+def test_upload_options_are_checked_in_rust(tmp_path):
+    f = write_files(tmp_path / "data", 1)[0]
+    with pytest.raises(mc.InvalidArgumentError, match="part_concurrency"):
+        mc.upload(f, bucket="marketing-data", store=f"file://{tmp_path / 'b'}", part_concurrency=0)
+    assert not (tmp_path / "b").exists(), "refused before the store is touched"
+
+
 def test_store_from_env(monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDENV")
@@ -793,7 +805,9 @@ def test_store_from_env(monkeypatch):
     cfg = mc.store_from_env()
     assert (cfg.url, cfg.endpoint_url, cfg.region, cfg.access_key_id) == ("s3://", "http://127.0.0.1:1", "eu-west-1", "AKIDENV")
     assert "env-secret-xyz" not in repr(cfg) and "AKIDENV" not in repr(cfg)
-    assert cfg._kwargs()["allow_http"] is True
+    # Only what is set crosses to Rust, where the defaults live (allow_http follows http://).
+    assert dict(cfg.options()) == {"aws_endpoint": "http://127.0.0.1:1", "aws_region": "eu-west-1",
+                                   "aws_access_key_id": "AKIDENV", "aws_secret_access_key": "env-secret-xyz"}
     monkeypatch.delenv("AWS_ENDPOINT_URL")
     assert mc.store_from_env().url == "file://object-store"
 

@@ -20,7 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import generation, layout, storage, validation
+from . import generation, layout, settings, storage, validation
 from .exceptions import InvalidArgumentError, MarketingCoreError
 
 console = Console()
@@ -418,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="generate one day of the marketing datasets")
     _add_generation_args(g, out_default=None)
     g.add_argument("--max-bytes", type=int, metavar="N",
-                   help="refuse output estimated above N bytes (default: $MARKETING_CORE_MAX_OUTPUT_BYTES, "
+                   help=f"refuse output estimated above N bytes (default: ${settings.MAX_OUTPUT_BYTES.name}, "
                    "else the free disk space of --out)")
     g.set_defaults(func=cmd_generate)
     p = sub.add_parser("pipeline", help="run the pipeline for one day on the embedded defaults")
@@ -453,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--dataset", help="dataset for every file (default: from file names)")
     u.add_argument("--ds", help="day for every file (default: from file names)")
     u.add_argument("--prefix", help="plain key prefix instead of the dataset layout")
-    u.add_argument("--store", help="s3:// or file://DIR (default: $MARKETING_CORE_STORE_URL, "
+    u.add_argument("--store", help=f"s3:// or file://DIR (default: ${settings.STORE_URL.name}, "
                    "s3:// when $AWS_ENDPOINT_URL is set, else file://object-store)")
     u.add_argument("--endpoint-url", help="S3 endpoint, e.g. http://127.0.0.1:9000 for MinIO")
     u.add_argument("--region")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .exceptions import MetadataError
+from . import settings
 
 __all__ = ["MetadataStore", "CheckRecord", "default_metadata_path"]
 
@@ -120,7 +121,7 @@ def _store_errors(action: str):
 
 def default_metadata_path() -> str:
     """``$MARKETING_CORE_METADATA`` or ``./.marketing_core/metadata.sqlite``."""
-    return os.environ.get("MARKETING_CORE_METADATA", os.path.join(".marketing_core", "metadata.sqlite"))
+    return settings.METADATA.get()
 
 
 def _now() -> str:

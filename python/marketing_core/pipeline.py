@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._dates import ds_string
+from . import settings
 
 __all__ = ["DayPaths", "DayRun", "day_summary", "default_data_dir", "run_day"]
 
 
 def default_data_dir() -> pathlib.Path:
     """``$MARKETING_CORE_DATA_DIR`` or ``./data``, absolute."""
-    return pathlib.Path(os.environ.get("MARKETING_CORE_DATA_DIR") or "data").resolve()
+    return pathlib.Path(settings.DATA_DIR.get()).resolve()
 
 
 @dataclass(frozen=True)

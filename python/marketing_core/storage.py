@@ -30,6 +30,7 @@ from typing import Any, Union
 
 from . import _core
 from .exceptions import AuthenticationError, ConflictError, StorageError
+from . import settings
 
 __all__ = [
     "StoreConfig",
@@ -76,6 +77,19 @@ class StoreConfig:
     endpoint, before any data object is written, where it does not; ``"assume"`` skips
     the probe (the caller vouches for the server, or accepts that racing uploaders may
     overwrite each other). Ignored for ``file://``.
+
+    ``multipart_publish``: how a multipart upload becomes visible at its key: ``"lock"``
+    (default: a lease object, then the conditional completion at the key), ``"copy"``
+    (a temporary key and one conditional server-side copy) or ``"complete"`` (the
+    conditional completion alone, for servers that evaluate it atomically, such as AWS).
+    ``lock_ttl``: seconds a lease may go without a heartbeat before another uploader takes
+    it over. ``storage_options``: further object_store S3 options by their object_store
+    names (``aws_server_side_encryption``, ``aws_checksum_algorithm``, ...).
+
+    A field left ``None`` takes its default from the Rust core (``StoreConfig::default``
+    in ``src/store/config.rs``, the one place defaults are written): 5 retries within 60 s,
+    connect timeout 5 s, request timeout 120 s, path-style requests, ``require``,
+    ``lock``, a 60 s lease.
     """
 
     url: str = DEFAULT_STORE_URL
@@ -85,22 +99,27 @@ class StoreConfig:
     secret_access_key: str | None = None
     session_token: str | None = None
     allow_http: bool | None = None
-    path_style: bool = True
+    path_style: bool | None = None
     sign_payload: bool | None = None
-    max_retries: int = 5
-    retry_timeout: float = 60.0
-    connect_timeout: float = 5.0
-    request_timeout: float = 120.0
-    conditional_writes: str = "require"
+    max_retries: int | None = None
+    retry_timeout: float | None = None
+    connect_timeout: float | None = None
+    request_timeout: float | None = None
+    conditional_writes: str | None = None
+    multipart_publish: str | None = None
+    lock_ttl: float | None = None
+    storage_options: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         parts = []
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
+            if value is None or (name == "storage_options" and not value):
+                continue
             if name in _SECRET_FIELDS:
-                value = None if value is None else "***"
-                if value is None:
-                    continue
+                value = "***"
+            elif name == "storage_options":
+                value = {k: "***" for k in value}  # may carry credentials
             parts.append(f"{name}={value!r}")
         return f"StoreConfig({', '.join(parts)})"
 
@@ -128,26 +147,41 @@ class StoreConfig:
         }
         return {k: v for k, v in pairs.items() if v}
 
-    def _kwargs(self) -> dict[str, Any]:
-        allow_http = self.allow_http
-        if allow_http is None:
-            allow_http = bool(self.endpoint_url and self.endpoint_url.startswith("http://"))
-        return dict(
-            store_url=self.url,
-            endpoint=self.endpoint_url,
-            region=self.region,
-            access_key_id=self.access_key_id,
-            secret_access_key=self.secret_access_key,
-            session_token=self.session_token,
-            allow_http=allow_http,
-            path_style=self.path_style,
-            sign_payload=self.sign_payload,
-            max_retries=self.max_retries,
-            retry_timeout=self.retry_timeout,
-            connect_timeout=self.connect_timeout,
-            request_timeout=self.request_timeout,
-            conditional_writes=self.conditional_writes,
-        )
+    def options(self) -> list[tuple[str, str]]:
+        """The set fields as ``(key, value)`` store options (object_store's key names plus
+        marketing_core's own; see ``StoreConfig::from_options`` in ``src/store/config.rs``,
+        where every default lives), then ``storage_options`` as given."""
+        pairs: list[tuple[str, str]] = []
+        for name, key in _OPTION_KEYS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if name == "path_style":
+                value = not value
+            pairs.append((key, str(value).lower() if isinstance(value, bool) else str(value)))
+        pairs.extend((str(k), str(v)) for k, v in self.storage_options.items())
+        return pairs
+
+
+#: StoreConfig field -> store option key (``aws_virtual_hosted_style_request`` is the
+#: negation of ``path_style``).
+_OPTION_KEYS = {
+    "endpoint_url": "aws_endpoint",
+    "region": "aws_region",
+    "access_key_id": "aws_access_key_id",
+    "secret_access_key": "aws_secret_access_key",
+    "session_token": "aws_session_token",
+    "allow_http": "allow_http",
+    "path_style": "aws_virtual_hosted_style_request",
+    "sign_payload": "sign_payload",
+    "max_retries": "max_retries",
+    "retry_timeout": "retry_timeout",
+    "connect_timeout": "connect_timeout",
+    "request_timeout": "timeout",
+    "conditional_writes": "conditional_writes",
+    "multipart_publish": "multipart_publish",
+    "lock_ttl": "lock_ttl",
+}
 
 
 def store_from_env(url: str | None = None, **overrides: Any) -> StoreConfig:
@@ -161,7 +195,7 @@ def store_from_env(url: str | None = None, **overrides: Any) -> StoreConfig:
     env = os.environ
     endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
     if url is None:
-        url = env.get("MARKETING_CORE_STORE_URL") or ("s3://" if endpoint else DEFAULT_STORE_URL)
+        url = settings.STORE_URL.get() or ("s3://" if endpoint else DEFAULT_STORE_URL)
     cfg = StoreConfig(
         url=url,
         endpoint_url=endpoint,
@@ -378,11 +412,11 @@ def upload(
     prefix: str | None = None,
     keys: Mapping[PathLike, str] | None = None,
     store: StoreConfig | str | None = None,
-    policy: str = "refuse",
-    concurrency: int = 16,
-    multipart_threshold: int = 16 * 1024 * 1024,
-    part_size: int = 8 * 1024 * 1024,
-    part_concurrency: int = 8,
+    policy: str | None = None,
+    concurrency: int | None = None,
+    multipart_threshold: int | None = None,
+    part_size: int | None = None,
+    part_concurrency: int | None = None,
     metadata: Any = None,
     progress: ProgressCallback | None = None,
     raise_on_error: bool = True,
@@ -430,16 +464,20 @@ def upload(
             progress(*snapshot)
 
     clock = time.perf_counter()
+    # Unset options take the Rust defaults (``UploadOptions::default``).
+    upload_options = [
+        (k, str(v))
+        for k, v in (("concurrency", concurrency), ("multipart_threshold", multipart_threshold),
+                     ("part_size", part_size), ("part_concurrency", part_concurrency), ("policy", policy))
+        if v is not None
+    ]
     files = _core.upload_files(
         items,
         bucket=bucket,
-        concurrency=concurrency,
-        multipart_threshold=multipart_threshold,
-        part_size=part_size,
-        part_concurrency=part_concurrency,
-        policy=policy,
+        store_url=store.url,
+        store_options=store.options(),
+        upload_options=upload_options,
         progress=callback,
-        **store._kwargs(),
     )
     report = UploadReport(bucket=bucket, store=_describe(store, bucket), files=tuple(files), seconds=time.perf_counter() - clock)
     if metadata is not None:

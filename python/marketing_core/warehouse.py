@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import settings
 from ._dates import ds_string
 from .exceptions import MarketingCoreError
 
@@ -71,11 +72,11 @@ class DbtRunError(MarketingCoreError):
 
 def project_dir() -> Path:
     """The bundled dbt project (``dbt_project.yml`` and ``profiles.yml``)."""
-    env = os.environ.get("MARKETING_CORE_DBT_PROJECT_DIR")
+    env = settings.DBT_PROJECT_DIR.get()
     path = Path(env) if env else Path(__file__).resolve().parent.parent.parent / "dbt"
     if not (path / "dbt_project.yml").is_file():
         raise MarketingCoreError(
-            f"no dbt project at {path}; set MARKETING_CORE_DBT_PROJECT_DIR to the project's dbt/ directory"
+            f"no dbt project at {path}; set {settings.DBT_PROJECT_DIR.name} to the project's dbt/ directory"
         )
     return path
 
@@ -83,7 +84,7 @@ def project_dir() -> Path:
 def duckdb_path(path: str | os.PathLike[str] | None = None) -> Path:
     """The DuckDB warehouse file (absolute), its directory created."""
     if path is None:
-        path = os.environ.get("MARKETING_CORE_DUCKDB_PATH") or os.path.join("data", "warehouse", "marketing.duckdb")
+        path = settings.DUCKDB_PATH.get()
     p = Path(path).resolve()
     p.parent.mkdir(parents=True, exist_ok=True)
     return p
@@ -126,10 +127,10 @@ def run_dbt(
     from dbt.cli.main import dbtRunner
 
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
-    os.environ["MARKETING_CORE_DUCKDB_PATH"] = str(duckdb_path(duckdb))
+    settings.DUCKDB_PATH.set(str(duckdb_path(duckdb)))
     ext = httpfs_extension_path()
-    if ext and not os.environ.get("MARKETING_CORE_HTTPFS_EXTENSION"):
-        os.environ["MARKETING_CORE_HTTPFS_EXTENSION"] = ext
+    if ext and not settings.HTTPFS_EXTENSION.is_set():
+        settings.HTTPFS_EXTENSION.set(ext)
     project = str(project_dir())
     full = [
         *args,
@@ -210,7 +211,7 @@ def load_day(
         result = run_dbt(
             ["run-operation", "load_raw_day", "--args", json.dumps(op_args)], target=target, duckdb=duckdb, **kwargs
         )
-    if (target or os.environ.get("MARKETING_CORE_DBT_TARGET", "duckdb")) != "duckdb":
+    if (target or settings.DBT_TARGET.get()) != "duckdb":
         return result
     if metadata is not None:
         load_dq_checks(metadata, duckdb=duckdb)

@@ -14,7 +14,7 @@ use crate::datasets::{ArgumentError, Dataset, FileFormat};
 use super::defects::{DefectKind, DefectRates};
 
 /// The environment variable that sets the limit when no explicit `max_bytes` is given.
-pub const MAX_BYTES_ENV: &str = "MARKETING_CORE_MAX_OUTPUT_BYTES";
+pub use crate::settings::MAX_OUTPUT_BYTES as MAX_BYTES_ENV;
 
 /// The memory bound when the available memory cannot be read (not Linux).
 const FALLBACK_MEMORY_BYTES: u64 = 8 << 30;
@@ -133,8 +133,8 @@ pub fn configured_limit(explicit: Option<u64>) -> Result<Option<Limit>, Argument
     if let Some(bytes) = explicit {
         return Ok(Some(Limit { bytes, source: LimitSource::Explicit }));
     }
-    match std::env::var(MAX_BYTES_ENV) {
-        Ok(text) if !text.trim().is_empty() => {
+    match crate::settings::get(MAX_BYTES_ENV) {
+        Some(text) if !text.trim().is_empty() => {
             let bytes = text.trim().parse::<u64>().map_err(|_| {
                 ArgumentError::Other(format!(
                     "${MAX_BYTES_ENV} must be a whole number of bytes, got {text:?}"

@@ -2,14 +2,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use pyo3::prelude::*;
 
 use super::errors::detach_catching;
 use crate::layout::{check_unique_keys, parse_key, place, Kind, LayoutOverrides};
-use crate::store::upload::{collect_sources, FileOutcome, Policy, Progress, UploadItem, UploadOptions};
-use crate::store::{ConditionalWrites, StoreConfig, StoreError};
+use crate::store::upload::{collect_sources, FileOutcome, Progress, UploadItem, UploadOptions};
+use crate::store::StoreConfig;
 
 /// What `upload` did with one file.
 #[pyclass(frozen, get_all, module = "marketing_core._core")]
@@ -107,62 +106,22 @@ pub fn validate_bucket(bucket: &str) -> PyResult<()> {
     Ok(crate::store::validate_bucket(bucket)?)
 }
 
-fn secs(value: f64, name: &str) -> Result<Duration, StoreError> {
-    Duration::try_from_secs_f64(value).map_err(|_| StoreError::Config { message: format!("{name} must be a number of seconds >= 0") })
-}
-
 /// Uploads `(path, key, dataset, ds)` items; see `marketing_core.storage.upload`.
+/// `store_options` and `upload_options` are `(key, value)` strings over the Rust
+/// defaults (`StoreConfig::from_options`, `UploadOptions::from_options`).
 #[pyfunction]
-#[pyo3(signature = (
-    items, *, bucket, store_url, endpoint=None, region=None, access_key_id=None,
-    secret_access_key=None, session_token=None, allow_http=false, path_style=true, sign_payload=None,
-    max_retries=5, retry_timeout=60.0, connect_timeout=5.0, request_timeout=120.0,
-    conditional_writes="require", concurrency=16, multipart_threshold=16777216, part_size=8388608, part_concurrency=8,
-    policy="refuse", progress=None
-))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (items, *, bucket, store_url, store_options=Vec::new(), upload_options=Vec::new(), progress=None))]
 pub fn upload_files(
     py: Python<'_>,
     items: Vec<(PathBuf, String, Option<String>, Option<String>)>,
     bucket: &str,
     store_url: &str,
-    endpoint: Option<String>,
-    region: Option<String>,
-    access_key_id: Option<String>,
-    secret_access_key: Option<String>,
-    session_token: Option<String>,
-    allow_http: bool,
-    path_style: bool,
-    sign_payload: Option<bool>,
-    max_retries: usize,
-    retry_timeout: f64,
-    connect_timeout: f64,
-    request_timeout: f64,
-    conditional_writes: &str,
-    concurrency: usize,
-    multipart_threshold: u64,
-    part_size: usize,
-    part_concurrency: usize,
-    policy: &str,
+    store_options: Vec<(String, String)>,
+    upload_options: Vec<(String, String)>,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Vec<FileUpload>> {
-    let cfg = StoreConfig {
-        target: StoreConfig::parse_url(store_url)?,
-        endpoint,
-        region,
-        access_key_id,
-        secret_access_key,
-        session_token,
-        allow_http,
-        path_style,
-        sign_payload,
-        max_retries,
-        retry_timeout: secs(retry_timeout, "retry_timeout")?,
-        connect_timeout: secs(connect_timeout, "connect_timeout")?,
-        request_timeout: secs(request_timeout, "request_timeout")?,
-        conditional_writes: ConditionalWrites::parse(conditional_writes)?,
-    };
-    let opts = UploadOptions { concurrency, multipart_threshold, part_size, part_concurrency, policy: Policy::parse(policy)? };
+    let cfg = StoreConfig::from_options(store_url, store_options.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let opts = UploadOptions::from_options(upload_options.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
     check_unique_keys(items.iter().map(|(source, key, _, _)| (source.as_path(), key.as_str())))?;
     // A key in the layout says its dataset and day (for the audit log), unless given.
     let items: Vec<UploadItem> = items

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::aws::{AmazonS3, AmazonS3Builder, S3ConditionalPut, S3CopyIfNotExists};
+use std::str::FromStr;
+
+use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey, S3ConditionalPut, S3CopyIfNotExists};
 use object_store::local::LocalFileSystem;
-use object_store::{BackoffConfig, ClientOptions, ObjectStore, RetryConfig};
+use object_store::{BackoffConfig, ClientConfigKey, ClientOptions, ObjectStore, RetryConfig};
 
 use super::keys::validate_bucket;
 use super::StoreError;
@@ -44,6 +46,40 @@ impl ConditionalWrites {
     }
 }
 
+/// How a multipart upload becomes visible at its key (see `upload.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MultipartPublish {
+    /// A lease (lock object) around the conditional CompleteMultipartUpload at the key.
+    Lock,
+    /// Parts to a temporary key, published by one conditional server-side copy.
+    Copy,
+    /// The conditional CompleteMultipartUpload alone (servers that evaluate it atomically).
+    Complete,
+}
+
+impl MultipartPublish {
+    pub fn parse(value: &str) -> Result<MultipartPublish, StoreError> {
+        match value {
+            "lock" => Ok(MultipartPublish::Lock),
+            "copy" => Ok(MultipartPublish::Copy),
+            "complete" => Ok(MultipartPublish::Complete),
+            other => Err(StoreError::Config {
+                message: format!("unknown multipart_publish {other:?}; expected lock, copy or complete"),
+            }),
+        }
+    }
+}
+
+/// Our own option keys; every other key is one of object_store's S3 or client keys
+/// (`aws_endpoint`, `aws_region`, `aws_access_key_id`, `allow_http`, `timeout`, ...).
+pub const OWN_OPTION_KEYS: [&str; 6] =
+    ["max_retries", "retry_timeout", "conditional_writes", "multipart_publish", "lock_ttl", "sign_payload"];
+
+/// object_store keys marketing_core sets itself: its exactly-once guarantee rests on them.
+const RESERVED_KEYS: [&str; 3] = ["aws_bucket", "aws_conditional_put", "aws_copy_if_not_exists"];
+
+/// One store's whole configuration, its defaults in [`Default`] (the only place they are
+/// written). Built from string options with [`StoreConfig::from_options`].
 #[derive(Clone)]
 pub struct StoreConfig {
     pub target: StoreTarget,
@@ -63,6 +99,11 @@ pub struct StoreConfig {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub conditional_writes: ConditionalWrites,
+    pub multipart_publish: MultipartPublish,
+    /// How long an upload lock may go without a heartbeat before it is taken over.
+    pub lock_ttl: Duration,
+    /// Further object_store S3 options (server-side encryption, checksums, ...), as given.
+    pub extra: Vec<(AmazonS3ConfigKey, String)>,
 }
 
 impl Default for StoreConfig {
@@ -82,8 +123,28 @@ impl Default for StoreConfig {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(120),
             conditional_writes: ConditionalWrites::Require,
+            multipart_publish: MultipartPublish::Lock,
+            lock_ttl: Duration::from_secs(60),
+            extra: Vec::new(),
         }
     }
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, StoreError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(StoreError::Config { message: format!("{key} must be true or false, got {value:?}") }),
+    }
+}
+
+fn parse_seconds(key: &str, value: &str) -> Result<Duration, StoreError> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| StoreError::Config { message: format!("{key} must be a number of seconds >= 0, got {value:?}") })
 }
 
 const REDACTED: &str = "***";
@@ -103,11 +164,80 @@ impl fmt::Debug for StoreConfig {
             .field("max_retries", &self.max_retries)
             .field("retry_timeout", &self.retry_timeout)
             .field("conditional_writes", &self.conditional_writes)
+            .field("multipart_publish", &self.multipart_publish)
+            .field("lock_ttl", &self.lock_ttl)
+            .field("extra", &self.extra.iter().map(|(k, _)| k.as_ref()).collect::<Vec<_>>())
             .finish()
     }
 }
 
 impl StoreConfig {
+    /// The store at `url` with `options` over the defaults. Keys are object_store's
+    /// (`aws_endpoint`, `aws_region`, `aws_access_key_id`, `aws_secret_access_key`,
+    /// `aws_session_token`, `aws_virtual_hosted_style_request`, `aws_unsigned_payload`,
+    /// `allow_http`, `timeout`, `connect_timeout`, and any other S3 key, passed on) or
+    /// one of [`OWN_OPTION_KEYS`]. Seconds are plain numbers. An unknown key, a bad value
+    /// or a key marketing_core sets itself is a `Config` error naming it.
+    pub fn from_options<'a>(url: &str, options: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<StoreConfig, StoreError> {
+        let mut cfg = StoreConfig { target: Self::parse_url(url)?, ..StoreConfig::default() };
+        let mut allow_http = None;
+        for (key, value) in options {
+            if matches!(key, "allow_http" | "aws_allow_http") {
+                allow_http = Some(parse_bool(key, value)?);
+                continue;
+            }
+            match key {
+                "max_retries" => {
+                    cfg.max_retries = value.trim().parse().map_err(|_| StoreError::Config {
+                        message: format!("max_retries must be a whole number >= 0, got {value:?}"),
+                    })?
+                }
+                "retry_timeout" => cfg.retry_timeout = parse_seconds(key, value)?,
+                "lock_ttl" => {
+                    cfg.lock_ttl = parse_seconds(key, value)?;
+                    if cfg.lock_ttl.is_zero() {
+                        return Err(StoreError::Config { message: "lock_ttl must be more than 0 seconds".into() });
+                    }
+                }
+                "conditional_writes" => cfg.conditional_writes = ConditionalWrites::parse(value)?,
+                "multipart_publish" => cfg.multipart_publish = MultipartPublish::parse(value)?,
+                "sign_payload" => cfg.sign_payload = Some(parse_bool(key, value)?),
+                _ => cfg.set_object_store_option(key, value)?,
+            }
+        }
+        // Plain HTTP only where asked for, or where the endpoint itself is http://.
+        cfg.allow_http = allow_http.unwrap_or_else(|| cfg.endpoint.as_deref().is_some_and(|e| e.starts_with("http://")));
+        Ok(cfg)
+    }
+
+    fn set_object_store_option(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        let parsed = AmazonS3ConfigKey::from_str(key).map_err(|_| StoreError::Config {
+            message: format!(
+                "unknown store option {key:?}: expected one of {} or an object_store S3 key (aws_endpoint, aws_region, ...)",
+                OWN_OPTION_KEYS.join(", ")
+            ),
+        })?;
+        let text = Some(value.to_string());
+        match parsed {
+            AmazonS3ConfigKey::Endpoint | AmazonS3ConfigKey::S3Endpoint => self.endpoint = text,
+            AmazonS3ConfigKey::Region | AmazonS3ConfigKey::DefaultRegion => self.region = text,
+            AmazonS3ConfigKey::AccessKeyId => self.access_key_id = text,
+            AmazonS3ConfigKey::SecretAccessKey => self.secret_access_key = text,
+            AmazonS3ConfigKey::Token => self.session_token = text,
+            AmazonS3ConfigKey::VirtualHostedStyleRequest => self.path_style = !parse_bool(key, value)?,
+            AmazonS3ConfigKey::UnsignedPayload => self.sign_payload = Some(!parse_bool(key, value)?),
+            AmazonS3ConfigKey::Client(ClientConfigKey::Timeout) => self.request_timeout = parse_seconds(key, value)?,
+            AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout) => self.connect_timeout = parse_seconds(key, value)?,
+            other if RESERVED_KEYS.contains(&other.as_ref()) => {
+                return Err(StoreError::Config {
+                    message: format!("store option {key:?} is set by marketing_core (exactly-once uploads rest on it)"),
+                })
+            }
+            other => self.extra.push((other, value.to_string())),
+        }
+        Ok(())
+    }
+
     /// `s3://` (or `s3`) for an S3 API, `file:///abs/dir` or `file://rel/dir` for a local
     /// directory holding one subdirectory per bucket.
     pub fn parse_url(url: &str) -> Result<StoreTarget, StoreError> {
@@ -200,6 +330,9 @@ impl StoreConfig {
             .with_copy_if_not_exists(S3CopyIfNotExists::Header(copy_condition.0.into(), copy_condition.1.into()))
             .with_retry(self.retry())
             .with_client_options(self.client_options());
+        for (key, value) in &self.extra {
+            builder = builder.with_config(*key, value);
+        }
         if let Some(endpoint) = &self.endpoint {
             builder = builder.with_endpoint(endpoint);
         }
@@ -279,6 +412,54 @@ mod tests {
         assert!(StoreConfig::parse_url("file://").is_err());
         let cfg = with_secrets();
         assert_eq!(cfg.object_uri("marketing-data", "a/b.csv"), "s3://marketing-data/a/b.csv");
+    }
+
+    #[test]
+    fn options_use_object_store_keys_and_defaults_stay_in_one_place() {
+        let cfg = StoreConfig::from_options(
+            "s3://",
+            [
+                ("aws_endpoint", "http://127.0.0.1:8333"),
+                ("region", "eu-west-1"),
+                ("aws_virtual_hosted_style_request", "false"),
+                ("timeout", "30"),
+                ("lock_ttl", "2.5"),
+                ("multipart_publish", "copy"),
+                ("aws_server_side_encryption", "AES256"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(cfg.endpoint.as_deref(), Some("http://127.0.0.1:8333"));
+        assert_eq!(cfg.region.as_deref(), Some("eu-west-1"));
+        assert!(cfg.path_style && cfg.allow_http);
+        assert_eq!(cfg.request_timeout, Duration::from_secs(30));
+        assert_eq!(cfg.lock_ttl, Duration::from_millis(2500));
+        assert_eq!(cfg.multipart_publish, MultipartPublish::Copy);
+        assert_eq!(cfg.extra.len(), 1);
+        let defaults = StoreConfig::from_options("s3://", []).unwrap();
+        assert_eq!(defaults.max_retries, StoreConfig::default().max_retries);
+        assert_eq!(defaults.conditional_writes, ConditionalWrites::Require);
+        assert!(!defaults.allow_http, "https unless the endpoint is http://");
+        let https = StoreConfig::from_options("s3://", [("endpoint", "https://s3.example.com"), ("allow_http", "true")]);
+        assert!(https.unwrap().allow_http);
+    }
+
+    #[test]
+    fn bad_options_are_config_errors_naming_the_key() {
+        for (key, value) in [
+            ("aws_endpiont", "x"),
+            ("lock_ttl", "0"),
+            ("lock_ttl", "soon"),
+            ("allow_http", "perhaps"),
+            ("multipart_publish", "fast"),
+            ("aws_conditional_put", "disabled"),
+            ("max_retries", "-1"),
+        ] {
+            match StoreConfig::from_options("s3://", [(key, value)]) {
+                Err(StoreError::Config { message }) => assert!(message.contains(key), "{key}: {message}"),
+                other => panic!("{key}={value}: {:?}", other.map(|_| ())),
+            }
+        }
     }
 
     #[test]

@@ -44,19 +44,6 @@ use tokio::task::JoinHandle;
 /// Where the lock objects live (inside the reserved temporary prefix).
 pub const LOCK_PREFIX: &str = "_marketing_core_tmp/locks";
 
-/// How long a lock may go without a heartbeat before it is taken over.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
-
-/// The lease TTL: `MARKETING_CORE_LOCK_TTL` (seconds) or [`DEFAULT_TTL`].
-pub fn ttl_from_env() -> Duration {
-    std::env::var("MARKETING_CORE_LOCK_TTL")
-        .ok()
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .filter(|d| !d.is_zero())
-        .unwrap_or(DEFAULT_TTL)
-}
-
 /// The lock object of `key`: a fixed-length name (the key may be 1024 bytes already).
 pub fn lock_path(key: &str) -> ObjectPath {
     let digest: String = Md5::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();

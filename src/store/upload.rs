@@ -10,7 +10,7 @@
 //!
 //! Large files (multipart, parts in parallel with bounded memory, aborted on failure;
 //! parts are invisible until the completion, so the key is never visible half-written).
-//! Who may complete is decided by one of (`MARKETING_CORE_MULTIPART_PUBLISH`):
+//! Who may complete is decided by one of (the store option `multipart_publish`):
 //! - `lock` (the default on S3): a lease on the key (`lease.rs`), won by an atomic
 //!   create-only PUT of a small lock object; the holder completes straight to the key
 //!   (`complete.rs`, still conditional), losers wait and then compare MD5s. One upload
@@ -44,7 +44,7 @@ use object_store::multipart::{MultipartStore, PartId};
 
 use super::complete::{Condition, DirectS3};
 use super::lease::{self, Acquired, Lease};
-use super::config::{ConditionalWrites, StoreConfig, StoreTarget};
+use super::config::{ConditionalWrites, MultipartPublish, StoreConfig, StoreTarget};
 use super::probe::{self, Support};
 use super::keys::{validate_bucket, validate_key};
 use super::StoreError;
@@ -153,6 +153,36 @@ impl Default for UploadOptions {
 }
 
 impl UploadOptions {
+    pub const KEYS: [&'static str; 5] = ["concurrency", "multipart_threshold", "part_size", "part_concurrency", "policy"];
+
+    /// The defaults with `options` over them; an unknown key or a bad value is a
+    /// `Config` error naming it.
+    pub fn from_options<'a>(options: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<UploadOptions, StoreError> {
+        let mut opts = UploadOptions::default();
+        for (key, value) in options {
+            let count = || -> Result<u64, StoreError> {
+                value.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| StoreError::Config {
+                    message: format!("{key} must be a whole number > 0, got {value:?}"),
+                })
+            };
+            match key {
+                "concurrency" => opts.concurrency = count()? as usize,
+                "multipart_threshold" => opts.multipart_threshold = count()?,
+                "part_size" => opts.part_size = count()? as usize,
+                "part_concurrency" => opts.part_concurrency = count()? as usize,
+                "policy" => opts.policy = Policy::parse(value)?,
+                _ => {
+                    return Err(StoreError::Config {
+                        message: format!("unknown upload option {key:?}; expected one of {}", Self::KEYS.join(", ")),
+                    })
+                }
+            }
+        }
+        Ok(opts)
+    }
+}
+
+impl UploadOptions {
     fn check(&self) -> Result<(), StoreError> {
         let bad = |m: &str| Err(StoreError::Config { message: m.to_string() });
         if self.concurrency == 0 || self.part_concurrency == 0 {
@@ -231,24 +261,6 @@ pub fn collect_sources(sources: &[PathBuf]) -> Result<Vec<PathBuf>, StoreError> 
     Ok(out)
 }
 
-/// How a multipart upload becomes visible at its key (see the module documentation).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Publish {
-    Lock,
-    Copy,
-    Complete,
-}
-
-impl Publish {
-    fn from_env() -> Publish {
-        match std::env::var("MARKETING_CORE_MULTIPART_PUBLISH").as_deref() {
-            Ok("copy") => Publish::Copy,
-            Ok("complete") => Publish::Complete,
-            _ => Publish::Lock,
-        }
-    }
-}
-
 enum Backend {
     S3,
     /// The bucket's directory on disk, to hash stored objects.
@@ -262,7 +274,7 @@ struct Ctx {
     s3: Option<Arc<AmazonS3>>,
     /// The conditional multipart completion, when usable (path-style requests).
     direct: Option<DirectS3>,
-    publish: Publish,
+    publish: MultipartPublish,
     /// How long an upload lock may go without a heartbeat before it is taken over.
     lock_ttl: std::time::Duration,
     cfg: StoreConfig,
@@ -545,9 +557,9 @@ async fn write_multipart(
     if let (Some(s3), Some(direct)) = (&ctx.s3, &ctx.direct) {
         let write = DirectWrite { s3, direct, source, stamp, path, md5, mode };
         match ctx.publish {
-            Publish::Lock => return write_multipart_leased(ctx, &write).await,
-            Publish::Complete => return write_multipart_direct(ctx, &write, None).await,
-            Publish::Copy => {}
+            MultipartPublish::Lock => return write_multipart_leased(ctx, &write).await,
+            MultipartPublish::Complete => return write_multipart_direct(ctx, &write, None).await,
+            MultipartPublish::Copy => {}
         }
     }
     let unique = ctx.unique.fetch_add(1, Ordering::Relaxed);
@@ -975,8 +987,8 @@ pub fn upload(
         store,
         s3,
         direct,
-        publish: Publish::from_env(),
-        lock_ttl: lease::ttl_from_env(),
+        publish: cfg.multipart_publish,
+        lock_ttl: cfg.lock_ttl,
         cfg: cfg.clone(),
         bucket: bucket.to_string(),
         opts: opts.clone(),

@@ -674,9 +674,9 @@ fn run(
     })
 }
 
-/// Phase timings on stderr when MARKETING_CORE_TRACE is set (for profiling the benchmark).
+/// Phase timings on stderr when `settings::TRACE` is set (for profiling the benchmark).
 fn trace(phase: &str, started: Instant) {
-    if std::env::var_os("MARKETING_CORE_TRACE").is_some() {
+    if crate::settings::get(crate::settings::TRACE).is_some() {
         eprintln!("marketing_core validate: {phase:<10} done at {:.3}s", started.elapsed().as_secs_f64());
     }
 }

@@ -4,7 +4,6 @@ templates."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any
 
 from marketing_core.generation import DEFAULT_SEED, DEFECT_KINDS
@@ -12,6 +11,7 @@ from marketing_core.pipeline import DayPaths
 
 from .callbacks import notify_failure
 from .metrics import log_failure, log_retry, log_success
+from marketing_core import settings
 
 #: The day a run works on: ``ds`` from the run's conf, else its logical date, else when
 #: the run was due (Airflow 3 manual runs may have no logical date).
@@ -23,7 +23,7 @@ START_DATE = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
 
 def warehouse_target() -> str:
     """The warehouse (a deployment setting): ``$MARKETING_CORE_DBT_TARGET`` or duckdb."""
-    return os.environ.get("MARKETING_CORE_DBT_TARGET", "duckdb")
+    return settings.DBT_TARGET.get()
 
 
 def default_args() -> dict[str, Any]:
@@ -34,7 +34,7 @@ def default_args() -> dict[str, Any]:
     these callbacks, so every task emits one per attempt."""
     return {
         "retries": 3,
-        "retry_delay": dt.timedelta(seconds=float(os.environ.get("MARKETING_CORE_RETRY_DELAY_SECONDS", 300))),
+        "retry_delay": dt.timedelta(seconds=float(settings.RETRY_DELAY_SECONDS.get())),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": dt.timedelta(minutes=30),
         "on_failure_callback": [notify_failure, log_failure],

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from marketing_core import settings
 
 __all__ = ["DagRunResult", "configure", "dags_folder", "ensure_database", "run_dag"]
 
@@ -28,7 +29,7 @@ WAREHOUSE_POOL = "warehouse"
 
 def dags_folder() -> pathlib.Path:
     """``$MARKETING_CORE_DAGS_FOLDER`` or the repository's ``airflow_dags/``."""
-    env = os.environ.get("MARKETING_CORE_DAGS_FOLDER")
+    env = settings.DAGS_FOLDER.get()
     return pathlib.Path(env) if env else pathlib.Path(__file__).resolve().parents[3] / "airflow_dags"
 
 
@@ -41,7 +42,7 @@ def configure(home: str | os.PathLike[str] | None = None, *, data_dir: str | os.
     root = DayPaths.of(data_dir).root
     home = pathlib.Path(home).resolve() if home is not None else root / "airflow"
     wanted = {
-        "MARKETING_CORE_DATA_DIR": str(root),
+        settings.DATA_DIR.name: str(root),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder()),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -101,7 +102,7 @@ def run_dag(
 ) -> DagRunResult:
     """Runs one DAG run of ``dag_id`` from the DAGs folder with ``dag.test()`` for the day
     ``ds`` (its logical date) and returns its states and XComs."""
-    from airflow import settings
+    from airflow import settings as airflow_settings
     from airflow.dag_processing.dagbag import DagBag
     from airflow.models.xcom import XComModel
 
@@ -118,7 +119,7 @@ def run_dag(
         day = _dt.date.fromisoformat(ds_string(ds))
         logical = _dt.datetime(day.year, day.month, day.day, tzinfo=_dt.timezone.utc)
     run = dag.test(logical_date=logical, run_conf=dict(conf or {}))
-    session = settings.Session()
+    session = airflow_settings.Session()
     try:
         far = _dt.datetime.max.replace(tzinfo=_dt.timezone.utc)
         tis = sorted(run.get_task_instances(session=session), key=lambda ti: (ti.start_date or far, ti.task_id))

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import smtplib
 import urllib.request
 from collections.abc import Mapping
 from email.message import EmailMessage
 from typing import Any
+from marketing_core import settings
 
 log = logging.getLogger("marketing_core.alerts")
 
@@ -36,10 +36,10 @@ def _connection(conn_id: str):
 
 
 def _slack_url() -> str | None:
-    url = os.environ.get("MARKETING_CORE_SLACK_WEBHOOK_URL")
+    url = settings.SLACK_WEBHOOK_URL.get()
     if url:
         return url
-    conn = _connection(os.environ.get("MARKETING_CORE_SLACK_CONN_ID", "slack_webhook"))
+    conn = _connection(settings.SLACK_CONN_ID.get())
     if conn is None:
         return None
     extra = conn.extra_dejson or {}
@@ -58,10 +58,10 @@ def _send_slack(url: str, title: str, payload: Mapping[str, Any]) -> None:
 
 
 def _send_email(title: str, payload: Mapping[str, Any]) -> bool:
-    recipients = [r.strip() for r in os.environ.get("MARKETING_CORE_ALERT_EMAIL", "").split(",") if r.strip()]
+    recipients = [r.strip() for r in (settings.ALERT_EMAIL.get() or "").split(",") if r.strip()]
     if not recipients:
         return False
-    conn = _connection(os.environ.get("MARKETING_CORE_SMTP_CONN_ID", "smtp_default"))
+    conn = _connection(settings.SMTP_CONN_ID.get())
     if conn is None or not conn.host:
         return False
     msg = EmailMessage()

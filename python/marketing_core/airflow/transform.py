@@ -15,6 +15,7 @@ Variable until the project's files change.
 from __future__ import annotations
 
 from typing import Any
+from marketing_core import settings
 
 
 def dbt_task_group(
@@ -34,9 +35,9 @@ def dbt_task_group(
     from marketing_core import warehouse
 
     project = warehouse.project_dir()
-    env = {"MARKETING_CORE_DBT_TARGET": target, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {settings.DBT_TARGET.name: target, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     if duckdb:
-        env["MARKETING_CORE_DUCKDB_PATH"] = duckdb
+        settings.DUCKDB_PATH.set(duckdb, env)
     return DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(dbt_project_path=project),
