@@ -140,10 +140,10 @@ fn holder_is_gone(owner: &Owner) -> bool {
     }
 }
 
-fn lock_body(key: &str, md5: &str, heartbeat: Duration, seq: u64) -> PutPayload {
+fn lock_body(key: &str, heartbeat: Duration, seq: u64) -> PutPayload {
     let me = identity();
     let text = format!(
-        "marketing_core upload lock\nmachine={}\npid={}\npid_start={}\nprocess={}\nheartbeat_seconds={}\nseq={seq}\nmd5={md5}\nkey={key}\n",
+        "marketing_core upload lock\nmachine={}\npid={}\npid_start={}\nprocess={}\nheartbeat_seconds={}\nseq={seq}\nkey={key}\n",
         me.machine.as_deref().unwrap_or(""),
         me.pid,
         me.pid_start.as_deref().unwrap_or(""),
@@ -200,7 +200,6 @@ pub struct Lease {
     store: Arc<dyn ObjectStore>,
     lock: ObjectPath,
     key: String,
-    md5: String,
     heartbeat: Duration,
     state: Arc<tokio::sync::Mutex<LeaseState>>,
     task: Option<JoinHandle<()>>,
@@ -230,7 +229,6 @@ pub async fn acquire(
     store: Arc<dyn ObjectStore>,
     key: &ObjectPath,
     claim_name: String,
-    md5: &str,
     expected: Option<&str>,
     ttl: Duration,
 ) -> Result<Acquired, object_store::Error> {
@@ -238,14 +236,14 @@ pub async fn acquire(
     let lock = lock_path(key.as_ref());
     let heartbeat = ttl / 6;
     let held = |e_tag: Option<String>, claim: Claim| {
-        Acquired::Held(Lease::start(store.clone(), lock.clone(), key.to_string(), md5.to_string(), heartbeat, e_tag, claim))
+        Acquired::Held(Lease::start(store.clone(), lock.clone(), key.to_string(), heartbeat, e_tag, claim))
     };
     // The lock's ETag as first seen, and when (our clock).
     let mut seen: Option<(Option<String>, Instant)> = None;
     let mut pause = Duration::from_millis(100);
     loop {
         let create = PutOptions { mode: PutMode::Create, ..Default::default() };
-        match store.put_opts(&lock, lock_body(key.as_ref(), md5, heartbeat, 0), create).await {
+        match store.put_opts(&lock, lock_body(key.as_ref(), heartbeat, 0), create).await {
             Ok(put) => return Ok(held(put.e_tag, claim)),
             Err(e) if is_conflict(&e) => {}
             Err(e) => return Err(e),
@@ -275,7 +273,7 @@ pub async fn acquire(
                 mode: PutMode::Update(UpdateVersion { e_tag: e_tag.clone(), version: None }),
                 ..Default::default()
             };
-            match store.put_opts(&lock, lock_body(key.as_ref(), md5, heartbeat, 0), take).await {
+            match store.put_opts(&lock, lock_body(key.as_ref(), heartbeat, 0), take).await {
                 Ok(put) => return Ok(held(put.e_tag, claim)),
                 // Another waiter took it over first, or it was released: look again.
                 Err(e) if is_conflict(&e) || matches!(e, object_store::Error::NotFound { .. }) => {
@@ -295,15 +293,13 @@ impl Lease {
         store: Arc<dyn ObjectStore>,
         lock: ObjectPath,
         key: String,
-        md5: String,
         heartbeat: Duration,
         e_tag: Option<String>,
         claim: Claim,
     ) -> Lease {
         let state = Arc::new(tokio::sync::Mutex::new(LeaseState { e_tag, seq: 0, lost: false, stopped: false }));
-        let mut lease = Lease { store, lock, key, md5, heartbeat, state, task: None, _claim: claim };
-        let (store, lock, key, md5, state) =
-            (lease.store.clone(), lease.lock.clone(), lease.key.clone(), lease.md5.clone(), lease.state.clone());
+        let mut lease = Lease { store, lock, key, heartbeat, state, task: None, _claim: claim };
+        let (store, lock, key, state) = (lease.store.clone(), lease.lock.clone(), lease.key.clone(), lease.state.clone());
         lease.task = Some(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(heartbeat).await;
@@ -312,7 +308,7 @@ impl Lease {
                     return;
                 }
                 // A transient failure is ignored here; `confirm` decides before completing.
-                let _ = renew(store.as_ref(), &lock, &key, &md5, heartbeat, &mut st).await;
+                let _ = renew(store.as_ref(), &lock, &key, heartbeat, &mut st).await;
             }
         }));
         lease
@@ -323,7 +319,7 @@ impl Lease {
     pub async fn confirm(&self) -> Result<(), object_store::Error> {
         let mut st = self.state.lock().await;
         if !st.lost {
-            renew(self.store.as_ref(), &self.lock, &self.key, &self.md5, self.heartbeat, &mut st).await?;
+            renew(self.store.as_ref(), &self.lock, &self.key, self.heartbeat, &mut st).await?;
         }
         if st.lost {
             return Err(object_store::Error::Precondition {
@@ -367,7 +363,6 @@ async fn renew(
     store: &dyn ObjectStore,
     lock: &ObjectPath,
     key: &str,
-    md5: &str,
     heartbeat: Duration,
     st: &mut LeaseState,
 ) -> Result<(), object_store::Error> {
@@ -376,7 +371,7 @@ async fn renew(
         mode: PutMode::Update(UpdateVersion { e_tag: st.e_tag.clone(), version: None }),
         ..Default::default()
     };
-    match store.put_opts(lock, lock_body(key, md5, heartbeat, st.seq), options).await {
+    match store.put_opts(lock, lock_body(key, heartbeat, st.seq), options).await {
         Ok(put) => {
             st.e_tag = put.e_tag;
             Ok(())
@@ -403,7 +398,7 @@ mod tests {
 
     #[test]
     fn own_body_parses_back() {
-        let body = lock_body("valid-data/x=1/a.csv", "abc", Duration::from_secs(10), 3);
+        let body = lock_body("valid-data/x=1/a.csv", Duration::from_secs(10), 3);
         let bytes: Vec<u8> = body.iter().flat_map(|b| b.to_vec()).collect();
         let owner = parse_owner(&bytes);
         assert_eq!(owner.process.as_deref(), Some(identity().process.as_str()));

@@ -1,12 +1,17 @@
 //! The idempotent upload.
 //!
-//! Per file: MD5 of the local file, then one HEAD of the key.
-//! - The object exists with the same MD5 (user metadata `md5`; for a local store the MD5
-//!   of the stored file) → `skipped`, no body sent.
-//! - It exists with another MD5 → `conflict` (policy `refuse`), or a write conditional on
-//!   the ETag seen by the HEAD (policy `replace`).
+//! Per file: one HEAD of the key decides, then the local file is hashed only if the
+//! comparison needs it. An object's content is named by the MD5 of its bytes (user
+//! metadata `md5`, or a single-part ETag; for a local store the MD5 of the stored file),
+//! or, for an object this module wrote in parts straight to its key, by its multipart
+//! ETag (the MD5 of its parts' MD5s) with the part size in user metadata `part-size`.
+//! - The object exists with the same content → `skipped`, no body sent.
+//! - It exists with other content → `conflict` (policy `refuse`), or a write conditional
+//!   on the ETag seen by the HEAD (policy `replace`).
 //! - It does not exist → a create-only write (`If-None-Match: *`). The loser of a race
-//!   sees the winner's object: `skipped` if the MD5 matches, `conflict` otherwise.
+//!   sees the winner's object: `skipped` if the content matches, `conflict` otherwise.
+//!   A new large file is not hashed before it is sent: its parts' ETags, returned by the
+//!   server as they are stored, name the object (no pre-pass over the file).
 //!
 //! Large files (multipart, parts in parallel with bounded memory, aborted on failure;
 //! parts are invisible until the completion, so the key is never visible half-written).
@@ -51,6 +56,9 @@ use super::StoreError;
 
 /// The user-metadata key holding the MD5 (hex) of the object's content (`x-amz-meta-md5`).
 pub const MD5_METADATA_KEY: &str = "md5";
+/// The user-metadata key holding the part size (bytes) of an object written in parts
+/// straight to its key (`x-amz-meta-part-size`): its multipart ETag names its content.
+pub const PART_SIZE_METADATA_KEY: &str = "part-size";
 /// Where multipart uploads are staged before the conditional copy to their key.
 pub const TMP_PREFIX: &str = "_marketing_core_tmp";
 
@@ -462,8 +470,131 @@ async fn md5_of_file_async(path: PathBuf) -> std::io::Result<(String, u64)> {
 /// What a HEAD found at a key.
 struct Existing {
     md5: Option<String>,
+    /// The part size of an object named by its multipart ETag.
+    part_size: Option<u64>,
     e_tag: Option<String>,
     version: Option<String>,
+}
+
+impl Existing {
+    /// The stored object's multipart ETag (`<hex>-<parts>`, lower case), when its
+    /// part size is known.
+    fn multipart_e_tag(&self) -> Option<(u64, String)> {
+        let tag = self.e_tag.as_deref()?.trim_matches('"').to_ascii_lowercase();
+        let (hex_part, count) = tag.split_once('-')?;
+        let valid = hex_part.len() == 32 && hex_part.bytes().all(|b| b.is_ascii_hexdigit()) && count.parse::<u64>().is_ok();
+        Some((self.part_size?, tag)).filter(|_| valid)
+    }
+
+    /// What names the stored content, for messages.
+    fn describe(&self) -> String {
+        match (&self.md5, self.multipart_e_tag()) {
+            (Some(md5), _) => format!("MD5 {md5}"),
+            (None, Some((part_size, tag))) => format!("multipart ETag {tag} of {part_size}-byte parts"),
+            (None, None) => "unknown".into(),
+        }
+    }
+}
+
+/// The multipart ETag S3 gives parts with these ETags: the MD5 of their MD5s, `-<count>`.
+/// None when a part's ETag is not an MD5 (SSE-KMS, other servers): then the object is
+/// named by nothing we can recompute, and a rerun reports it as other content, never as
+/// the same.
+fn multipart_e_tag_of_parts(part_e_tags: &[&str]) -> Option<String> {
+    let mut digests = Vec::with_capacity(part_e_tags.len() * 16);
+    for tag in part_e_tags {
+        let tag = tag.trim_matches('"');
+        if tag.len() != 32 {
+            return None;
+        }
+        for i in (0..32).step_by(2) {
+            digests.push(u8::from_str_radix(tag.get(i..i + 2)?, 16).ok()?);
+        }
+    }
+    Some(format!("{}-{}", md5_hex(&digests), part_e_tags.len()))
+}
+
+/// The multipart ETag the file would get in parts of `part_size` bytes: the parts are
+/// hashed in parallel (positioned reads, bounded memory: one part per rayon thread).
+fn multipart_e_tag_of_file(path: &Path, part_size: u64, len: u64) -> std::io::Result<String> {
+    use rayon::prelude::*;
+    let file = std::fs::File::open(path)?;
+    let count = len.div_ceil(part_size.max(1)).max(1);
+    let digests: Vec<[u8; 16]> = (0..count)
+        .into_par_iter()
+        .map(|i| {
+            let start = i * part_size;
+            let want = part_size.min(len - start) as usize;
+            let mut buf = vec![0u8; want];
+            let mut filled = 0;
+            while filled < want {
+                let n = std::os::unix::fs::FileExt::read_at(&file, &mut buf[filled..], start + filled as u64)?;
+                if n == 0 {
+                    return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file became shorter"));
+                }
+                filled += n;
+            }
+            Ok(Md5::digest(&buf).into())
+        })
+        .collect::<std::io::Result<_>>()?;
+    let tags: Vec<String> = digests.iter().map(|d| hex(d)).collect();
+    Ok(multipart_e_tag_of_parts(&tags.iter().map(String::as_str).collect::<Vec<_>>()).expect("hex MD5s"))
+}
+
+/// What is known of the local file's content, each name computed once, when needed.
+struct LocalContent<'a> {
+    source: &'a Path,
+    size: u64,
+    md5: Option<String>,
+    multipart: Option<(u64, String)>,
+}
+
+impl LocalContent<'_> {
+    async fn md5(&mut self) -> Result<String, Failure> {
+        if let Some(md5) = &self.md5 {
+            return Ok(md5.clone());
+        }
+        let (md5, hashed) = md5_of_file_async(self.source.to_path_buf()).await.map_err(|e| Failure::io(self.source, e))?;
+        if hashed != self.size {
+            return Err(Failure::changed(self.source, &format!("size {} bytes, then {hashed} hashed", self.size)));
+        }
+        self.md5 = Some(md5.clone());
+        Ok(md5)
+    }
+
+    async fn multipart_e_tag(&mut self, part_size: u64) -> Result<String, Failure> {
+        if let Some((size, tag)) = &self.multipart {
+            if *size == part_size {
+                return Ok(tag.clone());
+            }
+        }
+        let (source, len) = (self.source.to_path_buf(), self.size);
+        let tag = tokio::task::spawn_blocking(move || multipart_e_tag_of_file(&source, part_size, len))
+            .await
+            .map_err(|e| Failure { kind: ErrorKind::Backend, message: format!("hashing task failed: {e}") })?
+            .map_err(|e| Failure::io(self.source, e))?;
+        self.multipart = Some((part_size, tag.clone()));
+        Ok(tag)
+    }
+
+    /// Whether the stored object holds this content, hashing the file only as far as
+    /// the object's name needs; and the local name compared.
+    async fn matches(&mut self, existing: &Existing) -> Result<(bool, String), Failure> {
+        if let Some(stored) = &existing.md5 {
+            let local = self.md5().await?;
+            return Ok((local == *stored, format!("MD5 {local}")));
+        }
+        if let Some((part_size, stored)) = existing.multipart_e_tag() {
+            let local = self.multipart_e_tag(part_size).await?;
+            return Ok((local == stored, format!("multipart ETag {local}")));
+        }
+        Ok((false, "content that cannot be compared with it".into()))
+    }
+
+    /// The name reported for the file (`FileOutcome::md5`).
+    fn name(&self) -> Option<String> {
+        self.md5.clone().or_else(|| self.multipart.as_ref().map(|(_, tag)| tag.clone()))
+    }
 }
 
 /// One HEAD request (S3), or a stat plus a hash of the stored file (local).
@@ -482,7 +613,12 @@ async fn head_existing(ctx: &Ctx, path: &ObjectPath, local_size: u64) -> Result<
                             let e_tag = result.meta.e_tag.as_deref()?.trim_matches('"').to_ascii_lowercase();
                             (e_tag.len() == 32 && e_tag.bytes().all(|b| b.is_ascii_hexdigit())).then_some(e_tag)
                         });
-                    Ok(Some(Existing { md5, e_tag: result.meta.e_tag, version: result.meta.version }))
+                    let part_size = result
+                        .attributes
+                        .get(&Attribute::Metadata(PART_SIZE_METADATA_KEY.into()))
+                        .and_then(|v| v.as_ref().trim().parse::<u64>().ok())
+                        .filter(|n| *n > 0);
+                    Ok(Some(Existing { md5, part_size, e_tag: result.meta.e_tag, version: result.meta.version }))
                 }
                 Err(object_store::Error::NotFound { .. }) => Ok(None),
                 Err(e) => Err(Failure::store(ctx, e)),
@@ -499,7 +635,7 @@ async fn head_existing(ctx: &Ctx, path: &ObjectPath, local_size: u64) -> Result<
                     } else {
                         None
                     };
-                    Ok(Some(Existing { md5, e_tag: None, version: None }))
+                    Ok(Some(Existing { md5, part_size: None, e_tag: None, version: None }))
                 }
                 Ok(_) => Err(Failure { kind: ErrorKind::Conflict, message: format!("{} is a directory", file.display()) }),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -551,17 +687,27 @@ async fn write_multipart(
     source: &Path,
     stamp: &FileStamp,
     path: &ObjectPath,
-    md5: &str,
+    local: &mut LocalContent<'_>,
     mode: &WriteMode,
 ) -> Result<Written, Failure> {
     if let (Some(s3), Some(direct)) = (&ctx.s3, &ctx.direct) {
-        let write = DirectWrite { s3, direct, source, stamp, path, md5, mode };
-        match ctx.publish {
-            MultipartPublish::Lock => return write_multipart_leased(ctx, &write).await,
-            MultipartPublish::Complete => return write_multipart_direct(ctx, &write, None).await,
-            MultipartPublish::Copy => {}
+        let write = DirectWrite { s3, direct, source, stamp, path, mode };
+        let sent = match ctx.publish {
+            MultipartPublish::Lock => Some(write_multipart_leased(ctx, &write).await),
+            MultipartPublish::Complete => Some(write_multipart_direct(ctx, &write, None).await),
+            MultipartPublish::Copy => None,
+        };
+        if let Some(sent) = sent {
+            let (written, e_tag) = sent?;
+            if let Some(e_tag) = e_tag {
+                local.multipart = Some((ctx.opts.part_size as u64, e_tag));
+            }
+            return Ok(written);
         }
     }
+    // The staged copy carries the MD5 in its metadata from its creation: hashed first.
+    let md5 = local.md5().await?;
+    let md5 = md5.as_str();
     let unique = ctx.unique.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let tmp = ObjectPath::from(format!("{TMP_PREFIX}/{}-{nanos}-{unique}/{}", std::process::id(), path.as_ref()));
@@ -675,31 +821,30 @@ fn completion_condition(mode: &WriteMode) -> Result<Condition<'_>, Failure> {
     }
 }
 
-/// One multipart write straight to its key: the S3 clients, the file, the key, the file's
-/// MD5 and the write mode.
+/// One multipart write straight to its key: the S3 clients, the file, the key and the
+/// write mode.
 struct DirectWrite<'a> {
     s3: &'a Arc<AmazonS3>,
     direct: &'a DirectS3,
     source: &'a Path,
-    /// The file as it was before its MD5 was computed.
+    /// The file as it was before the upload started.
     stamp: &'a FileStamp,
     path: &'a ObjectPath,
-    md5: &'a str,
     mode: &'a WriteMode,
 }
 
 /// Multipart straight to the key, holding the key's lease (`lease.rs`): only the lease
-/// holder uploads and completes; the others wait for its object and then compare MD5s
-/// (the caller's conflict path: skipped or conflict), without sending their bytes.
-async fn write_multipart_leased(ctx: &Ctx, write: &DirectWrite<'_>) -> Result<Written, Failure> {
-    let &DirectWrite { path, md5, mode, .. } = write;
+/// holder uploads and completes; the others wait for its object and then compare their
+/// file with it (the caller's conflict path: skipped or conflict), without sending bytes.
+async fn write_multipart_leased(ctx: &Ctx, write: &DirectWrite<'_>) -> Result<(Written, Option<String>), Failure> {
+    let &DirectWrite { path, mode, .. } = write;
     let expected = match completion_condition(mode)? {
         Condition::Create => None,
         Condition::Replace { e_tag } => Some(e_tag),
     };
     let changed = || Failure { kind: ErrorKind::Conflict, message: format!("{path} was written by another uploader") };
     let claim = ctx.cfg.object_uri(&ctx.bucket, path.as_ref());
-    let acquired = lease::acquire(ctx.store.clone(), path, claim, md5, expected, ctx.lock_ttl)
+    let acquired = lease::acquire(ctx.store.clone(), path, claim, expected, ctx.lock_ttl)
         .await
         .map_err(|e| Failure::store(ctx, e))?;
     let lease = match acquired {
@@ -715,16 +860,24 @@ async fn write_multipart_leased(ctx: &Ctx, write: &DirectWrite<'_>) -> Result<Wr
     }
     .await;
     lease.release().await;
-    result.map(|w| Written { write_requests: w.write_requests + 2, ..w })
+    result.map(|(w, e_tag)| (Written { write_requests: w.write_requests + 2, ..w }, e_tag))
 }
 
 /// Multipart straight to the key: parts in parallel (bounded), then one conditional
 /// `CompleteMultipartUpload`; on any failure the upload is aborted (nothing visible).
 /// With a `lease`, the lease is renewed (and checked) right before the completion.
-async fn write_multipart_direct(ctx: &Ctx, write: &DirectWrite<'_>, lease: Option<&Lease>) -> Result<Written, Failure> {
-    let &DirectWrite { s3, direct, source, stamp, path, md5, mode } = write;
+/// The object is named by its multipart ETag, computed from the ETags the server gave its
+/// parts (returned; None when they are not MD5s), with the part size in its metadata.
+async fn write_multipart_direct(
+    ctx: &Ctx,
+    write: &DirectWrite<'_>,
+    lease: Option<&Lease>,
+) -> Result<(Written, Option<String>), Failure> {
+    let &DirectWrite { s3, direct, source, stamp, path, mode } = write;
     let condition = completion_condition(mode)?;
-    let options = PutMultipartOptions { attributes: md5_attributes(ctx, md5), ..Default::default() };
+    let mut attributes = Attributes::new();
+    attributes.insert(Attribute::Metadata(PART_SIZE_METADATA_KEY.into()), ctx.opts.part_size.to_string().into());
+    let options = PutMultipartOptions { attributes, ..Default::default() };
     let id = s3.create_multipart_opts(path, options).await.map_err(|e| Failure::store(ctx, e))?;
     let result = async {
         let file = Arc::new(std::fs::File::open(source).map_err(|e| Failure::io(source, e))?);
@@ -732,7 +885,6 @@ async fn write_multipart_direct(ctx: &Ctx, write: &DirectWrite<'_>, lease: Optio
         let mut tasks: tokio::task::JoinSet<Result<(usize, PartId), object_store::Error>> = tokio::task::JoinSet::new();
         let mut parts: Vec<Option<PartId>> = Vec::new();
         let mut sent = 0u64;
-        let hasher = SentHasher::start(ctx.opts.part_concurrency);
         let join_one = |joined: Option<Result<Result<(usize, PartId), object_store::Error>, tokio::task::JoinError>>,
                             parts: &mut Vec<Option<PartId>>|
          -> Result<(), Failure> {
@@ -758,9 +910,7 @@ async fn write_multipart_direct(ctx: &Ctx, write: &DirectWrite<'_>, lease: Optio
             let idx = parts.len();
             parts.push(None);
             let (s3, path, id) = (s3.clone(), path.clone(), id.clone());
-            let chunk = Bytes::from(buf);
-            hasher.feed(chunk.clone()).await;
-            let data = PutPayload::from(chunk);
+            let data = PutPayload::from(Bytes::from(buf));
             tasks.spawn(async move { s3.put_part(&path, &id, idx, data).await.map(|p| (idx, p)) });
             sent += n;
             if let Some(p) = &ctx.progress {
@@ -771,14 +921,18 @@ async fn write_multipart_direct(ctx: &Ctx, write: &DirectWrite<'_>, lease: Optio
             join_one(Some(joined), &mut parts)?;
         }
         let parts: Vec<PartId> = parts.into_iter().map(|p| p.expect("every part joined")).collect();
-        // A file changed since it was hashed is never completed (the upload is aborted
-        // below): the object's bytes are always the ones its md5 metadata names.
-        hasher.verify(source, md5, stamp).await?;
+        // A file that changed while it was read is never completed (the upload is
+        // aborted below): the bytes sent are the file as it was when the upload began.
+        if sent != stamp.len {
+            return Err(Failure::changed(source, &format!("{} bytes before the upload, {sent} bytes sent", stamp.len)));
+        }
+        stamp.check(source).await?;
         if let Some(lease) = lease {
             lease.confirm().await.map_err(|e| Failure::store(ctx, e))?;
         }
         direct.complete(path.as_ref(), &id, &parts, condition).await.map_err(|e| Failure::store(ctx, e))?;
-        Ok(Written { bytes_sent: sent, write_requests: parts.len() as u32 + 2 })
+        let e_tag = multipart_e_tag_of_parts(&parts.iter().map(|p| p.content_id.as_str()).collect::<Vec<_>>());
+        Ok((Written { bytes_sent: sent, write_requests: parts.len() as u32 + 2 }, e_tag))
     }
     .await;
     if result.is_err() {
@@ -860,57 +1014,60 @@ async fn upload_file(ctx: &Ctx, item: &UploadItem, outcome: &mut FileOutcome) ->
     outcome.bytes = size;
     let multipart = size > ctx.opts.multipart_threshold;
     outcome.multipart = multipart;
-    // Small files are read once into memory and hashed; large files are hashed in a
-    // streaming pass first (the MD5 must be known before the multipart upload starts,
-    // as it goes into the object's metadata at creation).
-    // A small file's body is the very buffer hashed; a stamp check after the read
-    // catches a write during it (a torn read). A large file's parts are hashed again as
-    // they are sent and checked before the completion (`SentHasher`).
-    let (data, md5) = if multipart {
-        let (md5, hashed) = md5_of_file_async(item.source.clone()).await.map_err(|e| Failure::io(&item.source, e))?;
-        if hashed != size {
-            return Err(Failure::changed(&item.source, &format!("size {size} bytes, then {hashed} hashed")));
-        }
-        (None, md5)
+    let mut local = LocalContent { source: &item.source, size, md5: None, multipart: None };
+    // A small file is read once into memory and hashed; the body sent is the very buffer
+    // hashed, and a stamp check after the read catches a write during it (a torn read).
+    // A large file is hashed only when the HEAD finds an object to compare it with, or
+    // when its path needs the MD5 up front (the staged copy, whose object carries it).
+    let data = if multipart {
+        None
     } else {
         let data = Bytes::from(tokio::fs::read(&item.source).await.map_err(|e| Failure::io(&item.source, e))?);
         stamp.check(&item.source).await?;
         if data.len() as u64 != size {
             return Err(Failure::changed(&item.source, &format!("size {size} bytes, then {} read", data.len())));
         }
-        let md5 = md5_hex(&data);
-        (Some(data), md5)
+        local.md5 = Some(md5_hex(&data));
+        Some(data)
     };
-    outcome.md5 = Some(md5.clone());
 
-    let mode = match head_existing(ctx, &path, size).await? {
-        Some(existing) if existing.md5.as_deref() == Some(md5.as_str()) => {
-            outcome.status = Status::Skipped;
-            if let Some(p) = &ctx.progress {
-                p(size, 0);
+    let found = head_existing(ctx, &path, size).await?;
+    let mode = match found {
+        Some(existing) => {
+            let (same, local_name) = local.matches(&existing).await?;
+            outcome.md5 = local.name();
+            if same {
+                outcome.status = Status::Skipped;
+                if let Some(p) = &ctx.progress {
+                    p(size, 0);
+                }
+                return Ok(());
             }
-            return Ok(());
+            match ctx.opts.policy {
+                Policy::Refuse => {
+                    return Err(Failure {
+                        kind: ErrorKind::Conflict,
+                        message: format!(
+                            "{} exists with different content (stored {}, local {local_name}); policy is 'refuse'",
+                            outcome.uri,
+                            existing.describe()
+                        ),
+                    })
+                }
+                Policy::Replace => WriteMode::Replace { e_tag: existing.e_tag, version: existing.version },
+            }
         }
-        Some(existing) => match ctx.opts.policy {
-            Policy::Refuse => {
-                return Err(Failure {
-                    kind: ErrorKind::Conflict,
-                    message: format!(
-                        "{} exists with different content (stored MD5 {}, local MD5 {md5}); policy is 'refuse'",
-                        outcome.uri,
-                        existing.md5.as_deref().unwrap_or("unknown")
-                    ),
-                })
-            }
-            Policy::Replace => WriteMode::Replace { e_tag: existing.e_tag, version: existing.version },
-        },
         None => WriteMode::Create,
     };
 
     let written = match data {
-        Some(data) => write_single(ctx, &path, data, &md5, &mode).await.map_err(|e| Failure::store(ctx, e)),
-        None => write_multipart(ctx, &item.source, &stamp, &path, &md5, &mode).await,
+        Some(data) => {
+            let md5 = local.md5.clone().expect("a small file is hashed when read");
+            write_single(ctx, &path, data, &md5, &mode).await.map_err(|e| Failure::store(ctx, e))
+        }
+        None => write_multipart(ctx, &item.source, &stamp, &path, &mut local, &mode).await,
     };
+    outcome.md5 = local.name();
     match written {
         Ok(w) => {
             outcome.bytes_sent = w.bytes_sent;
@@ -921,30 +1078,24 @@ async fn upload_file(ctx: &Ctx, item: &UploadItem, outcome: &mut FileOutcome) ->
         }
         Err(f) if f.kind == ErrorKind::Conflict => {
             outcome.write_requests = 1;
-            match mode {
-                // Lost a race: another writer created the key between our HEAD and write.
-                WriteMode::Create => match head_existing(ctx, &path, size).await? {
-                    Some(existing) if existing.md5.as_deref() == Some(md5.as_str()) => {
-                        outcome.status = Status::Skipped;
-                        Ok(())
-                    }
-                    _ => Err(Failure {
-                        kind: ErrorKind::Conflict,
-                        message: format!("{} was created concurrently with different content", outcome.uri),
-                    }),
-                },
-                // Lost a race to another replacer: fine if it wrote the same content.
-                WriteMode::Replace { .. } => match head_existing(ctx, &path, size).await? {
-                    Some(existing) if existing.md5.as_deref() == Some(md5.as_str()) => {
-                        outcome.status = Status::Skipped;
-                        Ok(())
-                    }
-                    _ => Err(Failure {
-                        kind: ErrorKind::Conflict,
-                        message: format!("{} changed since it was checked; not replaced", outcome.uri),
-                    }),
-                },
+            // Lost a race: another writer created (or replaced) the key between our HEAD
+            // and our write. Fine if it wrote the same content.
+            let same = match head_existing(ctx, &path, size).await? {
+                Some(existing) => local.matches(&existing).await?.0,
+                None => false,
+            };
+            outcome.md5 = local.name();
+            if same {
+                outcome.status = Status::Skipped;
+                return Ok(());
             }
+            Err(Failure {
+                kind: ErrorKind::Conflict,
+                message: match mode {
+                    WriteMode::Create => format!("{} was created concurrently with different content", outcome.uri),
+                    WriteMode::Replace { .. } => format!("{} changed since it was checked; not replaced", outcome.uri),
+                },
+            })
         }
         Err(f) => Err(f),
     }
@@ -1122,6 +1273,28 @@ mod tests {
         assert_eq!(fourth[0].status, Status::Uploaded);
         assert!(fourth[0].replaced);
         assert_eq!(std::fs::read(&stored).unwrap(), b"a,b\n1,3\n");
+    }
+
+    #[test]
+    fn multipart_e_tags_are_the_md5_of_the_part_md5s() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("thirty.bin");
+        std::fs::write(&file, b"abcdefghij".repeat(3)).unwrap();
+        // hashlib: md5(b"".join(md5(data[i:i+8]).digest() ...)) + "-4"
+        assert_eq!(multipart_e_tag_of_file(&file, 8, 30).unwrap(), "bf19053f67a527c7a78bb0a5d8816c98-4");
+        let parts: Vec<String> = b"abcdefghij".repeat(3).chunks(8).map(md5_hex).collect();
+        let quoted: Vec<String> = parts.iter().map(|p| format!("\"{p}\"")).collect();
+        assert_eq!(
+            multipart_e_tag_of_parts(&quoted.iter().map(String::as_str).collect::<Vec<_>>()).as_deref(),
+            Some("bf19053f67a527c7a78bb0a5d8816c98-4")
+        );
+        // A part ETag that is no MD5 (SSE-KMS, another server) names nothing.
+        assert_eq!(multipart_e_tag_of_parts(&["\"not-an-md5\""]), None);
+        assert!(multipart_e_tag_of_file(&file, 8, 40).is_err(), "a file shorter than its stamp");
+        let existing = |tag: &str, part_size| Existing { md5: None, part_size, e_tag: Some(tag.into()), version: None };
+        assert!(existing("\"bf19053f67a527c7a78bb0a5d8816c98-4\"", Some(8)).multipart_e_tag().is_some());
+        assert!(existing("\"bf19053f67a527c7a78bb0a5d8816c98-4\"", None).multipart_e_tag().is_none());
+        assert!(existing("\"bf19053f67a527c7a78bb0a5d8816c98\"", Some(8)).multipart_e_tag().is_none());
     }
 
     #[test]
