@@ -684,9 +684,12 @@ def test_moto_two_processes_same_new_keys_exactly_one_write(tmp_path, moto):
     bucket = f"test-{uuid.uuid4().hex[:12]}"
     moto.client().create_bucket(Bucket=bucket)
     write_files(tmp_path / "data", 12, size=64 * 1024)
+    big = write_big(tmp_path / "data" / f"contacts_{DS}.csv", 11 * MIB)  # multipart, behind the lease
     outs = run_concurrently(tmp_path / "data", bucket, s3_store(moto.endpoint))
     assert_exactly_one_writer(outs)
-    assert len(list_keys(moto.client(), bucket)) == 12
+    client = moto.client()
+    assert len(list_keys(client, bucket)) == 13
+    assert holds(client, bucket, f"valid-data/contacts/ds={DS}/{big.name}", big)
 
 
 # -- S3: failures --------------------------------------------------------------------------
