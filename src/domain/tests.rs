@@ -214,16 +214,3 @@ fn a_derived_rule_generator_is_parsed_against_its_dataset() {
     assert!(err.starts_with("domains/shop/datasets/orders.yaml: columns[3].generator.rule: "), "{err}");
     assert!(err.contains("refunds"), "{err}");
 }
-
-#[test]
-fn the_derived_contracts_equal_the_shipped_contract_files() {
-    let domain = shipped(SHIPPED_DOMAIN).unwrap();
-    for d in Dataset::ALL {
-        let file = Contract::from_json(&std::fs::read_to_string(format!(
-            "{}/python/marketing_core/contracts/{d}.json",
-            env!("CARGO_MANIFEST_DIR")
-        )).unwrap())
-        .unwrap();
-        assert_eq!(domain.dataset(d.name()).unwrap().contract, file, "{d}");
-    }
-}
