@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import shutil
+import subprocess
 
 import jsonschema
 import pytest
@@ -142,3 +144,114 @@ def test_missing_and_doubled_files_are_domain_errors(tmp_path):
     with pytest.raises(DomainError, match=r"domain.yaml: datasets\[1\]: no file for dataset \"customers\""):
         domains.load_domain(root)
 
+
+# --- one spelling: the domain ---------------------------------------------------------------
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: At most this many other words between two consecutive columns of a spelled list.
+_GAP = 12
+#: Lists of fewer columns (a dimension's id, url and title) are what every join and mart
+#: selects; the scan looks for the longer lists of the row-level datasets.
+_MIN_COLUMNS = 5
+#: Files that still spell a dataset's columns, each with its reason: until the slice of
+#: issue 12 that derives it from the domain, or because it must stay independent of it.
+_NOT_YET_DERIVED = {
+    "src/datasets.rs": "slice 2: the Arrow schemas come from the domain",
+    "dbt/models/staging/marketing/stg_marketing__contacts.sql": "dbt per domain: staging models select the raw columns",
+    "dbt/models/staging/marketing/stg_marketing__form_fills.sql": "dbt per domain",
+    "dbt/models/staging/marketing/stg_marketing__website_activity.sql": "dbt per domain",
+    "dbt/models/marts/core/mart_form_fills.sql": "dbt per domain: the mart selects the staged columns",
+    "bench/bench_generate.py": "the Faker+pandas peer makes its own columns: it is the comparison",
+    "bench/bench_validate.py": "the peers validate with a contract of their own: the comparison",
+    "tests/test_generation.py": "the column-stability test: a frozen expectation a domain change must fail",
+    "tests/test_readers.py": "a literal CSV input, as a user's file spells its header",
+    "tests/test_validation.py": "a literal CSV input, as a user's file spells its header",
+    "src/validate/tests.rs": "a literal CSV input, as a user's file spells its header",
+}
+#: Files that spell a dataset's columns and a test holds equal to the domain.
+_TESTED_AGAINST_THE_DOMAIN = {
+    "dbt/models/staging/marketing/_marketing__sources.yml": "test_dbts_sources_list_the_domains_columns",
+}
+
+
+def _spells(tokens: list[str], columns: list[str]) -> bool:
+    """Whether ``columns`` occur in ``tokens`` in order, each within _GAP words of the last."""
+    for start, token in enumerate(tokens):
+        if token != columns[0]:
+            continue
+        at, found = start, 1
+        while found < len(columns):
+            window = tokens[at + 1 : at + 2 + _GAP]
+            if columns[found] not in window:
+                break
+            at += 1 + window.index(columns[found])
+            found += 1
+        if found == len(columns):
+            return True
+    return False
+
+
+def _tracked_text_files() -> list[pathlib.Path]:
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True)
+    files = []
+    for name in listed.stdout.splitlines():
+        path = REPO / name
+        if path.suffix in {".py", ".rs", ".sql", ".yml", ".yaml", ".json", ".md", ".toml", ".txt", ".csv"} and path.is_file():
+            files.append(path)
+    return files
+
+
+def test_no_other_file_spells_a_datasets_column_list():
+    """A dataset's column list is spelled once, in the domain. Generated files (they say
+    so in their first line) and the files this test reads the domain for are the only
+    other places it may appear."""
+    marketing = domains.load_domain("marketing")
+    lists = {d.name: d.columns for d in marketing.datasets if len(d.columns) >= _MIN_COLUMNS}
+    domain_dir = domains.SHIPPED_DIR / "marketing"
+    offenders = []
+    for path in _tracked_text_files():
+        relative = path.relative_to(REPO).as_posix()
+        if path.is_relative_to(domain_dir) or relative in _NOT_YET_DERIVED or relative in _TESTED_AGAINST_THE_DOMAIN or path == pathlib.Path(__file__):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if text.lstrip("{#- ").startswith("Generated from the "):
+            continue
+        tokens = _IDENTIFIER.findall(text)
+        offenders += [f"{relative}: {name}" for name, columns in lists.items() if _spells(tokens, columns)]
+    assert offenders == []
+    # An exception that no longer spells a list must leave the lists above.
+    for relative in [*_NOT_YET_DERIVED, *_TESTED_AGAINST_THE_DOMAIN]:
+        tokens = _IDENTIFIER.findall((REPO / relative).read_text())
+        assert any(_spells(tokens, columns) for columns in lists.values()), f"{relative} spells no column list any more"
+
+
+def test_the_spelling_scan_finds_a_spelled_list():
+    columns = ["session_id", "contact_id", "campaign_id"]
+    assert _spells(_IDENTIFIER.findall("select session_id, contact_id,\n  campaign_id from t"), columns)
+    assert not _spells(_IDENTIFIER.findall("select session_id, campaign_id, contact_id from t"), columns)
+
+
+# --- dbt derives from the domain -----------------------------------------------------------
+
+def test_dbts_raw_column_lists_are_generated_from_the_domain():
+    from marketing_core import dbt_files
+
+    checked_in = (REPO / "dbt" / dbt_files.RAW_DATASETS_MACRO).read_text()
+    assert checked_in == dbt_files.render_raw_datasets_macro(domains.load_domain("marketing")), (
+        "run `python -m marketing_core.dbt_files` after changing the marketing domain"
+    )
+
+
+def test_dbts_sources_list_the_domains_columns():
+    import yaml
+
+    sources = yaml.safe_load((REPO / "dbt/models/staging/marketing/_marketing__sources.yml").read_text())
+    [source] = sources["sources"]
+    meta = ["ds", "_loaded_at", "_source_file"]
+    marketing = domains.load_domain("marketing")
+    tables = {t["name"]: [c["name"] for c in t["columns"]] for t in source["tables"]}
+    # Besides the datasets: the metadata store's dq_checks, which is not a dataset.
+    assert [t for t in tables if t != "dq_checks"] == marketing.dataset_names
+    for d in marketing.datasets:
+        assert tables[d.name] == d.columns + meta, d.name
