@@ -1,9 +1,10 @@
 //! marketing_core: the Rust core of the marketing-data ELT pipeline.
 //!
-//! Plain Rust modules (`datasets`, `generate`, `io`, `layout`, `validate`, `store`) testable with `cargo test`; the
+//! Plain Rust modules (`datasets`, `domain`, `generate`, `io`, `layout`, `validate`, `store`) testable with `cargo test`; the
 //! Python extension `marketing_core._core` lives in `python/` behind the `python` feature.
 
 pub mod datasets;
+pub mod domain;
 pub mod generate;
 pub mod io;
 pub mod layout;

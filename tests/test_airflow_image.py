@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import zipfile
 
 import pytest
 
@@ -67,6 +68,11 @@ def test_the_image_environment_imports_both_dags(tmp_path):
     run([MATURIN, "build", "--release", "--quiet", "--interpreter", sys.executable, "--out", str(wheels)],
         cwd=REPO, env=env, timeout=1800)
     [wheel] = wheels.glob("marketing_core-*.whl")
+    # The shipped domain and its JSON Schemas are package data: the wheel carries them.
+    packaged = set(zipfile.ZipFile(wheel).namelist())
+    assert {"marketing_core/domains/domain.schema.json", "marketing_core/domains/dataset.schema.json",
+            "marketing_core/domains/marketing/domain.json",
+            "marketing_core/domains/marketing/datasets/contacts.json"} <= packaged
 
     venv = tmp_path / "image-venv"
     run([UV, "venv", "--quiet", "--python", python_version, str(venv)])

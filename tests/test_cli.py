@@ -53,3 +53,17 @@ def test_parse_defects_accepts_pairs_and_json():
     assert cli.parse_defects("null_key=0.1, bad_email=0.2") == {"null_key": 0.1, "bad_email": 0.2}
     assert cli.parse_defects('{"stale_date": 0.5}') == {"stale_date": 0.5}
     assert cli.parse_defects(None) is None
+
+
+def test_domains_lists_name_source_and_datasets():
+    shop = os.path.join(os.path.dirname(__file__), "data", "domains", "shop")
+    proc = run_cli("domains", "--domain", shop, "--json")
+    assert proc.returncode == 0, proc.stderr
+    listed = json.loads(proc.stdout)
+    assert [(d["name"], d["source"]) for d in listed] == [("marketing", "generate"), ("shop", "landing")]
+    assert listed[0]["datasets"] == ["campaigns", "forms", "pages", "contacts", "form_fills", "website_activity"]
+    assert listed[1]["datasets"] == ["customers", "orders"]
+    table = run_cli("domains")
+    assert table.returncode == 0 and "marketing" in table.stdout and "website_activity" in table.stdout
+    bad = run_cli("domains", "--domain", os.path.dirname(shop))
+    assert bad.returncode == 2 and "not a domain folder" in bad.stdout

@@ -20,7 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import generation, layout, settings, storage, validation
+from . import domains, generation, layout, settings, storage, validation
 from .exceptions import InvalidArgumentError, MarketingCoreError
 
 console = Console()
@@ -309,6 +309,25 @@ def cmd_validate(args: argparse.Namespace) -> int:
             worst = 1
     return worst
 
+def cmd_domains(args: argparse.Namespace) -> int:
+    """The shipped domains, then those of --domain folders: name, source, datasets."""
+    loaded = [domains.load_domain(d) for d in [*domains.list_domains(), *args.domain]]
+    if args.json:
+        print(json.dumps([
+            {"name": d.name, "source": d.source, "partitioning": d.partitioning, "root": d.root,
+             "datasets": d.dataset_names}
+            for d in loaded
+        ], indent=2))
+        return 0
+    table = Table(title="domains")
+    for column in ("domain", "source", "partitioning", "datasets"):
+        table.add_column(column)
+    for d in loaded:
+        table.add_row(escape(d.name), d.source, d.partitioning, escape(", ".join(d.dataset_names)))
+    console.print(table)
+    return 0
+
+
 def upload_with_progress(args: argparse.Namespace) -> storage.UploadReport:
     from rich.progress import DownloadColumn, TransferSpeedColumn
 
@@ -444,6 +463,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--metadata", help="SQLite metadata store to record checks and signatures in")
     v.add_argument("--json", action="store_true", help="print the reports as JSON")
     v.set_defaults(func=cmd_validate)
+    dm = sub.add_parser("domains", help="list the domains: name, source, datasets in dependency order")
+    dm.add_argument("--domain", action="append", default=[], metavar="PATH",
+                    help="also a domain folder of your own (repeatable)")
+    dm.add_argument("--json", action="store_true", help="print the domains as JSON")
+    dm.set_defaults(func=cmd_domains)
     u = sub.add_parser("upload", help="upload files idempotently to S3 / MinIO or a file:// bucket")
     u.add_argument("sources", nargs="+", help="files or directories (hidden entries are skipped)")
     u.add_argument("--bucket", default=storage.DEFAULT_BUCKET)

@@ -12,6 +12,7 @@ __all__ = [
     "CancelledError",
     "InternalError",
     "ContractError",
+    "DomainError",
     "ValidationError",
     "StorageError",
     "AuthenticationError",
@@ -57,6 +58,13 @@ class InternalError(MarketingCoreError):
 
 class ContractError(MarketingCoreError, ValueError):
     """A data contract that cannot be used: unknown field or type, bad pattern or rule."""
+
+
+class DomainError(ContractError):
+    """A domain folder that cannot be used: a file that cannot be read or parsed, an
+    unknown type, a reference to a missing dataset or column, a dependency cycle, a
+    generator that does not fit its column. The message names the file and the field
+    path inside it (``datasets/orders.yaml: columns[3].type: unknown type "strng"; ...``)."""
 
 
 class ValidationError(MarketingCoreError):

@@ -27,7 +27,6 @@ from .exceptions import ContractError, InvalidArgumentError
 from .metadata import CheckRecord, MetadataStore
 
 __all__ = [
-    "CONTRACTS_DIR",
     "CheckResult",
     "Contract",
     "ValidationReport",
@@ -37,10 +36,6 @@ __all__ = [
     "validate_table",
 ]
 
-#: Where the shipped default contracts live (one JSON file per dataset; the Rust core
-#: compiles in the very same files).
-CONTRACTS_DIR = pathlib.Path(__file__).resolve().parent / "contracts"
-
 _EXTENSIONS = ("parquet", "csv", "json", "jsonl", "ndjson")
 
 PathLike = str | os.PathLike[str]
@@ -48,8 +43,8 @@ PathLike = str | os.PathLike[str]
 
 @dataclass(frozen=True)
 class Contract:
-    """A data contract: the dataset it describes and its declaration (see
-    ``contracts/*.json`` and the README for the fields)."""
+    """A data contract: the dataset it describes and its declaration (see the README for
+    the fields; the shipped ones are derived from the marketing domain)."""
 
     dataset: str
     spec: Mapping[str, Any]
@@ -78,7 +73,7 @@ MAX_CONTRACT_BYTES = 1024 * 1024
 MAX_YAML_NODES = 100_000
 
 
-def _bounded_yaml_loader(yaml: Any, origin: str) -> Any:
+def _bounded_yaml_loader(yaml: Any, origin: str, error: type[ContractError] = ContractError) -> Any:
     class BoundedLoader(yaml.SafeLoader):
         """SafeLoader that refuses documents whose aliases expand past MAX_YAML_NODES
         nodes or refer to themselves."""
@@ -93,7 +88,7 @@ def _bounded_yaml_loader(yaml: Any, origin: str) -> Any:
                 if key in sizes:
                     return sizes[key]
                 if key in open_nodes:
-                    raise ContractError(f"{origin}: invalid YAML: an alias refers to itself")
+                    raise error(f"{origin}: invalid YAML: an alias refers to itself")
                 open_nodes.add(key)
                 total = 1
                 if isinstance(n, yaml.SequenceNode):
@@ -102,7 +97,7 @@ def _bounded_yaml_loader(yaml: Any, origin: str) -> Any:
                     total += sum(expanded(k) + expanded(v) for k, v in n.value)
                 open_nodes.discard(key)
                 if total > MAX_YAML_NODES:
-                    raise ContractError(
+                    raise error(
                         f"{origin}: invalid YAML: aliases expand it past {MAX_YAML_NODES:,} nodes"
                     )
                 sizes[key] = total
@@ -115,32 +110,34 @@ def _bounded_yaml_loader(yaml: Any, origin: str) -> Any:
     return BoundedLoader
 
 
-def _parse_text(text: str, origin: str) -> Any:
+def _parse_text(text: str, origin: str, error: type[ContractError] = ContractError) -> Any:
+    """A JSON or YAML document; ``error`` (a ContractError) names ``origin`` when it is not one."""
     if len(text) > MAX_CONTRACT_BYTES:
-        raise ContractError(f"{origin}: {len(text):,} characters, more than the limit of {MAX_CONTRACT_BYTES:,}")
+        raise error(f"{origin}: {len(text):,} characters, more than the limit of {MAX_CONTRACT_BYTES:,}")
     text = text.strip()
     if text.startswith("{"):
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ContractError(f"{origin}: invalid JSON: {exc}") from None
+            raise error(f"{origin}: invalid JSON: {exc}") from None
         except RecursionError:
-            raise ContractError(f"{origin}: invalid JSON: nested too deeply") from None
+            raise error(f"{origin}: invalid JSON: nested too deeply") from None
     try:
         import yaml
     except ImportError:  # pragma: no cover - PyYAML is in the dev lock
-        raise ContractError(f"{origin}: YAML contracts need PyYAML (pip install pyyaml)") from None
+        raise error(f"{origin}: YAML needs PyYAML (pip install pyyaml)") from None
     try:
-        return yaml.load(text, Loader=_bounded_yaml_loader(yaml, origin))  # noqa: S506 - a SafeLoader
+        return yaml.load(text, Loader=_bounded_yaml_loader(yaml, origin, error))  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
-        raise ContractError(f"{origin}: invalid YAML: {exc}") from None
+        raise error(f"{origin}: invalid YAML: {exc}") from None
     except RecursionError:
-        raise ContractError(f"{origin}: invalid YAML: nested too deeply") from None
+        raise error(f"{origin}: invalid YAML: nested too deeply") from None
 
 
 def load_contract(source: Contract | Mapping[str, Any] | PathLike | None = None, *, dataset: str | None = None) -> Contract:
     """A contract from a file (``.json``, ``.yaml``/``.yml``), a mapping, JSON/YAML text,
-    or, with ``source=None``, the shipped default for ``dataset``. It is checked by the
+    or, with ``source=None``, the shipped default for ``dataset`` (derived from the
+    marketing domain, see ``marketing_core.domains``). It is checked by the
     Rust core (unknown fields, bad types, patterns and rules raise ``ContractError``) and
     returned with every default filled in."""
     if isinstance(source, Contract):

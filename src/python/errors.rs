@@ -15,6 +15,7 @@ pyo3::import_exception!(marketing_core.exceptions, FileError);
 pyo3::import_exception!(marketing_core.exceptions, CancelledError);
 pyo3::import_exception!(marketing_core.exceptions, InternalError);
 pyo3::import_exception!(marketing_core.exceptions, ContractError);
+pyo3::import_exception!(marketing_core.exceptions, DomainError);
 pyo3::import_exception!(marketing_core.exceptions, ValidationError);
 pyo3::import_exception!(marketing_core.exceptions, StorageError);
 pyo3::import_exception!(marketing_core.exceptions, AuthenticationError);

@@ -1,5 +1,6 @@
 //! The thin binding layer: argument parsing, GIL release and error mapping only.
 
+mod domain;
 mod errors;
 mod generate;
 mod layout;
@@ -21,6 +22,11 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(validate::validate_table, m)?)?;
     m.add_function(wrap_pyfunction!(validate::default_contract, m)?)?;
     m.add_function(wrap_pyfunction!(validate::check_contract, m)?)?;
+    m.add_class::<domain::PyDomain>()?;
+    m.add_class::<domain::PyDomainDataset>()?;
+    m.add_function(wrap_pyfunction!(domain::load_domain, m)?)?;
+    m.add_function(wrap_pyfunction!(domain::shipped_domain, m)?)?;
+    m.add_function(wrap_pyfunction!(domain::shipped_domain_names, m)?)?;
     m.add_class::<store::FileUpload>()?;
     m.add_function(wrap_pyfunction!(store::plan_upload, m)?)?;
     m.add_function(wrap_pyfunction!(store::upload_files, m)?)?;

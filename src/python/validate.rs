@@ -10,7 +10,7 @@ use pyo3_arrow::PyTable;
 use super::errors::detach_catching;
 use crate::datasets::{parse_ds, Dataset, FileFormat};
 use crate::validate::{
-    contract::default_contract_json, validate_batches, validate_path, Contract, Outcome, Reference, ValidateError,
+    validate_batches, validate_path, Contract, Outcome, Reference, ValidateError,
     ValidateOptions,
 };
 
@@ -115,11 +115,11 @@ pub fn validate_table<'py>(
     into_python(py, outcome)
 }
 
-/// The shipped default contract of a dataset, as JSON text.
+/// The shipped default contract of a dataset (derived from the marketing domain), as JSON text.
 #[pyfunction]
-pub fn default_contract(dataset: &str) -> PyResult<&'static str> {
+pub fn default_contract(dataset: &str) -> PyResult<String> {
     let d: Dataset = dataset.parse()?;
-    Ok(default_contract_json(d))
+    Ok(Contract::default_for(d)?.to_json())
 }
 
 /// Checks a contract (JSON text) and returns it normalised (defaults filled in).

@@ -1,9 +1,8 @@
 //! Data contracts: one declarative description per dataset of its columns, types and rules.
 //!
-//! Contracts are JSON documents (the shipped defaults live in
-//! `python/marketing_core/contracts/<dataset>.json` and are compiled in with `include_str!`,
-//! so Rust and Python read the very same files). The Python layer also accepts YAML and
-//! hands it over as JSON.
+//! Contracts are JSON documents. The shipped ones are derived from the marketing domain
+//! (`crate::domain`); a user's contract file may be YAML, which the Python layer hands
+//! over as JSON.
 
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use super::patterns::Pattern;
 use super::rule::RowRule;
 use super::ValidateError;
 use crate::datasets::Dataset;
+use crate::domain::{shipped, SHIPPED_DOMAIN};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -27,6 +27,15 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
+    pub const ALL: [ColumnType; 6] = [
+        ColumnType::String,
+        ColumnType::Int64,
+        ColumnType::Float64,
+        ColumnType::Bool,
+        ColumnType::Date,
+        ColumnType::Timestamp,
+    ];
+
     pub fn data_type(self) -> DataType {
         match self {
             ColumnType::String => DataType::Utf8,
@@ -200,27 +209,14 @@ fn warn() -> Severity {
     Severity::Warn
 }
 
-macro_rules! shipped {
-    ($name:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/python/marketing_core/contracts/", $name, ".json"))
-    };
-}
-
-/// The JSON text of the shipped default contract of a dataset.
-pub fn default_contract_json(dataset: Dataset) -> &'static str {
-    match dataset {
-        Dataset::Campaigns => shipped!("campaigns"),
-        Dataset::Forms => shipped!("forms"),
-        Dataset::Pages => shipped!("pages"),
-        Dataset::Contacts => shipped!("contacts"),
-        Dataset::FormFills => shipped!("form_fills"),
-        Dataset::WebsiteActivity => shipped!("website_activity"),
-    }
-}
-
 impl Contract {
+    /// The shipped contract of a dataset: derived from the marketing domain.
     pub fn default_for(dataset: Dataset) -> Result<Contract, ValidateError> {
-        Contract::from_json(default_contract_json(dataset))
+        let domain = shipped(SHIPPED_DOMAIN).map_err(|e| ValidateError::Internal(format!("shipped domain: {e}")))?;
+        domain
+            .dataset(dataset.name())
+            .map(|d| d.contract.clone())
+            .ok_or_else(|| ValidateError::Internal(format!("the shipped domain has no dataset {dataset}")))
     }
 
     /// Parses and checks a contract: unknown fields, duplicate columns, bad patterns,
@@ -252,7 +248,15 @@ impl Contract {
         self.columns.iter().position(|c| c.name == name)
     }
 
+    /// Checks the contract; a foreign key to another dataset is checked against the shipped
+    /// datasets' columns.
     pub fn check(&self) -> Result<(), ValidateError> {
+        self.check_in(&shipped_columns)
+    }
+
+    /// Checks the contract; `known` gives the columns of the datasets a foreign key may
+    /// reference (those of its domain).
+    pub fn check_in(&self, known: &dyn Fn(&str) -> Option<Vec<String>>) -> Result<(), ValidateError> {
         let bad = |m: String| Err(ValidateError::Contract(format!("contract {:?}: {m}", self.dataset)));
         if self.columns.is_empty() {
             return bad("no columns".into());
@@ -287,7 +291,7 @@ impl Contract {
                 if c.column_type != ColumnType::String {
                     return bad(format!("column {:?}: foreign_key needs a string column", c.name));
                 }
-                self.check_foreign_key(&c.name, fk)?;
+                self.check_foreign_key(&c.name, fk, known)?;
             }
             if !(0.0..=1.0).contains(&c.tolerance) {
                 return bad(format!("column {:?}: tolerance must be in [0, 1]", c.name));
@@ -331,22 +335,23 @@ impl Contract {
         Ok(())
     }
 
-    /// The referenced column must be in the referenced dataset's contract: this one (a
-    /// self-reference) or a shipped one. A dataset that is neither is only known when its
-    /// reference data arrives (a missing column then makes the check `error`), so it must
-    /// name its column rather than guess one.
-    fn check_foreign_key(&self, column: &str, fk: &ForeignKey) -> Result<(), ValidateError> {
+    /// The referenced column must be in the referenced dataset: this one (a self-reference)
+    /// or one `known` knows. A dataset that is neither is only known when its reference
+    /// data arrives (a missing column then makes the check `error`), so it must name its
+    /// column rather than guess one.
+    fn check_foreign_key(
+        &self,
+        column: &str,
+        fk: &ForeignKey,
+        known: &dyn Fn(&str) -> Option<Vec<String>>,
+    ) -> Result<(), ValidateError> {
         let bad = |m: String| {
             Err(ValidateError::Contract(format!("contract {:?}, column {column:?}: foreign_key {m}", self.dataset)))
         };
-        let shipped;
-        let referenced: &Contract = if fk.dataset == self.dataset {
-            self
-        } else if let Ok(d) = fk.dataset.parse::<Dataset>() {
-            // Parsed, not checked: the shipped contracts are checked on their own.
-            shipped = serde_json::from_str::<Contract>(default_contract_json(d))
-                .map_err(|e| ValidateError::Internal(format!("shipped contract {d}: {e}")))?;
-            &shipped
+        let columns: Vec<String> = if fk.dataset == self.dataset {
+            self.columns.iter().map(|c| c.name.clone()).collect()
+        } else if let Some(columns) = known(&fk.dataset) {
+            columns
         } else {
             if fk.column.is_none() {
                 let known: Vec<&str> = Dataset::ALL.iter().map(|d| d.name()).collect();
@@ -359,11 +364,17 @@ impl Contract {
             return Ok(());
         };
         let target = fk.column();
-        if referenced.column_index(&target).is_none() {
+        if !columns.contains(&target) {
             return bad(format!("to {}.{target}: the {:?} contract has no column {target:?}", fk.dataset, fk.dataset));
         }
         Ok(())
     }
+}
+
+/// The columns of a dataset of the shipped domain.
+fn shipped_columns(dataset: &str) -> Option<Vec<String>> {
+    let domain = shipped(SHIPPED_DOMAIN).ok()?;
+    Some(domain.dataset(dataset)?.column_names().into_iter().map(String::from).collect())
 }
 
 #[cfg(test)]
