@@ -7,6 +7,7 @@
 
 pub mod checks;
 pub mod contract;
+pub mod copy;
 pub mod patterns;
 pub mod read;
 pub mod report;
@@ -546,7 +547,10 @@ fn run(
             continue;
         }
         if what == "valid" {
-            write_output(path, *out_format, schema.clone(), &parts)?;
+            match copy::copyable(&input, format, *out_format, contract) {
+                Some(text) => copy::write_valid_lines(text, path, *out_format, schema.clone(), chunks, &parts, contract)?,
+                None => write_output(path, *out_format, schema.clone(), &parts)?,
+            }
         } else {
             write_output(path, *out_format, quarantine.schema(), &[write::Part { batch: &quarantine, drop: &[] }])?;
         }
