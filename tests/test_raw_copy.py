@@ -100,3 +100,38 @@ def test_a_json_lines_copy_reads_with_the_contracts_types(tmp_path):
     assert json.loads(out[2])["opted_in"] is True
     frame = pl.read_ndjson(valid, schema={"opted_in": pl.Boolean, "signup_date": pl.String, "contact_id": pl.String})
     assert frame["opted_in"].to_list() == [True] * 5
+
+
+def chunk_bytes(path: pathlib.Path) -> list[list[bytes]]:
+    """Each row group's column chunks, as their encoded bytes."""
+    data = path.read_bytes()
+    meta = pq.ParquetFile(path).metadata
+    groups = []
+    for g in range(meta.num_row_groups):
+        columns = []
+        for c in range(meta.num_columns):
+            col = meta.row_group(g).column(c)
+            start = col.dictionary_page_offset if col.has_dictionary_page else col.data_page_offset
+            columns.append(data[start:start + col.total_compressed_size])
+        groups.append(columns)
+    return groups
+
+
+def test_a_parquet_valid_file_copies_the_clean_row_groups(tmp_path):
+    made = mc.generate("contacts", DS, tmp_path / "gen", scale_factor=0.05, format="parquet",
+                       defects={"bad_email": 0.004})
+    table = pq.read_table(made.path)
+    # Written by pyarrow, in row groups of 100 rows: most hold no bad row.
+    path = tmp_path / f"contacts_{DS}.parquet"
+    pq.write_table(table, path, row_group_size=100)
+    valid = tmp_path / "valid.parquet"
+    report = mc.validate(path, ds=DS, valid_out=valid, quarantine_out=tmp_path / "q.parquet", references={})
+    bad = set(pq.read_table(tmp_path / "q.parquet").column("_source_row").to_pylist())
+    assert report.rows_invalid == len(bad) > 0
+    keep = [i for i in range(table.num_rows) if i not in bad]
+    assert pq.read_table(valid).equals(table.take(keep))
+    written = chunk_bytes(valid)
+    groups = chunk_bytes(path)
+    clean = [g for g in range(len(groups)) if not any(r // 100 == g for r in bad)]
+    assert 0 < len(clean) < len(groups)
+    assert all(groups[g] in written for g in clean)

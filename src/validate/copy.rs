@@ -15,7 +15,7 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use rayon::prelude::*;
 
-use super::read::{Chunk, Input, TextSource};
+use super::read::{Chunk, Input, SourceFile};
 use super::write::Part;
 use super::{valid_rows, ColumnType, Contract, ValidateError};
 use crate::datasets::FileFormat;
@@ -34,8 +34,8 @@ pub fn copyable<'a>(
     input_format: Option<FileFormat>,
     output_format: FileFormat,
     contract: &Contract,
-) -> Option<&'a TextSource> {
-    let source = input.text_source.as_ref()?;
+) -> Option<&'a SourceFile> {
+    let source = input.source.as_ref()?;
     if input_format != Some(output_format) || output_format == FileFormat::Parquet {
         return None;
     }
@@ -53,7 +53,7 @@ pub fn copyable<'a>(
 
 /// Writes the valid rows of `parts` (one per chunk) as the input's lines.
 pub fn write_valid_lines(
-    source: &TextSource,
+    source: &SourceFile,
     path: &std::path::Path,
     format: FileFormat,
     schema: SchemaRef,
@@ -91,7 +91,7 @@ pub fn write_valid_lines(
 
 /// One chunk's valid rows as text: each row's bytes and `\n`, or its respelling.
 fn chunk_lines(
-    source: &TextSource,
+    source: &SourceFile,
     chunk: &Chunk,
     part: &Part,
     format: FileFormat,
@@ -135,7 +135,7 @@ fn row(batch: &RecordBatch, r: u32) -> RecordBatch {
     batch.slice(r as usize, 1)
 }
 
-fn read_range(source: &TextSource, offset: u64, len: usize) -> Result<Vec<u8>, ValidateError> {
+fn read_range(source: &SourceFile, offset: u64, len: usize) -> Result<Vec<u8>, ValidateError> {
     let unreadable = |e: std::io::Error| ValidateError::Unreadable {
         path: source.path.clone(),
         message: format!("cannot read bytes {offset}..{} again to copy the valid rows: {e}", offset + len as u64),

@@ -50,8 +50,9 @@ pub struct RowSpans {
     pub respell: Vec<u32>,
 }
 
-/// A text input as it was when it was read, for copying its valid records afterwards.
-pub struct TextSource {
+/// An input file as it was when it was read, for copying its valid records (text) or row
+/// groups (Parquet) afterwards.
+pub struct SourceFile {
     pub path: std::path::PathBuf,
     pub len: u64,
     pub modified: Option<std::time::SystemTime>,
@@ -59,10 +60,10 @@ pub struct TextSource {
     pub header: Option<Vec<u8>>,
 }
 
-impl TextSource {
+impl SourceFile {
     fn of(path: &Path, header: Option<Vec<u8>>) -> Result<Self, ValidateError> {
         let meta = std::fs::metadata(path).map_err(|e| unreadable(path, e.to_string()))?;
-        Ok(TextSource { path: path.to_path_buf(), len: meta.len(), modified: meta.modified().ok(), header })
+        Ok(SourceFile { path: path.to_path_buf(), len: meta.len(), modified: meta.modified().ok(), header })
     }
 
     /// True while the file has the size and modification time it had when it was read.
@@ -101,8 +102,8 @@ pub struct Input {
     pub has_columns: bool,
     /// A CSV without even a header line (an empty file): a file-level schema failure.
     pub missing_header: bool,
-    /// The file a CSV or JSON Lines input was read from.
-    pub text_source: Option<TextSource>,
+    /// The file the input was read from (None for in-memory tables).
+    pub source: Option<SourceFile>,
 }
 
 impl Input {
@@ -364,7 +365,7 @@ pub fn read_csv(path: &Path, contract: &Contract) -> Result<Input, ValidateError
         want *= 4;
     };
     drop(file);
-    let text_source = TextSource::of(path, Some(header))?;
+    let source = SourceFile::of(path, Some(header))?;
     // A repeated header name maps only its first field (the plan reports the repeat).
     let mapping: Vec<Option<usize>> = names
         .iter()
@@ -386,7 +387,7 @@ pub fn read_csv(path: &Path, contract: &Contract) -> Result<Input, ValidateError
         input_columns: names,
         has_columns,
         missing_header: !has_columns,
-        text_source: Some(text_source),
+        source: Some(source),
     })
 }
 
@@ -735,8 +736,7 @@ pub fn read_json(path: &Path, contract: &Contract) -> Result<Input, ValidateErro
         let skip = |buf: &[u8], _eof: bool| -> Result<Option<usize>, ValidateError> { Ok(Some(bom(buf))) };
         stream_text(path, false, b'\n', skip, |bytes| parse_json_chunk(bytes, &columns))?.0
     };
-    // An array's records are not lines: its valid rows are always written anew.
-    let text_source = if is_array { None } else { Some(TextSource::of(path, None)?) };
+    let source = Some(SourceFile::of(path, None)?);
     let (chunks, unparsed, extra, first_keys) = assemble(parts, 1);
     let mut input_columns = first_keys.unwrap_or_default();
     for c in &chunks {
@@ -754,7 +754,7 @@ pub fn read_json(path: &Path, contract: &Contract) -> Result<Input, ValidateErro
     // The keys of its records are the file's columns, so a file without records has none,
     // like a CSV without a header: a file-level schema failure, whatever the row count.
     let any_records = !chunks.is_empty();
-    Ok(Input { chunks, unparsed, input_columns, has_columns: any_records, missing_header: !any_records, text_source })
+    Ok(Input { chunks, unparsed, input_columns, has_columns: any_records, missing_header: !any_records, source })
 }
 
 /// The contract's columns as a JSON reader needs them.
@@ -1014,12 +1014,13 @@ pub fn read_batches(batches: &[RecordBatch], input_columns: Vec<String>, contrac
         }
         first += b.num_rows() as u64;
     }
-    Input { chunks, unparsed: Vec::new(), input_columns, has_columns: true, missing_header: false, text_source: None }
+    Input { chunks, unparsed: Vec::new(), input_columns, has_columns: true, missing_header: false, source: None }
 }
 
 pub fn read_parquet(path: &Path, contract: &Contract) -> Result<Input, ValidateError> {
     let open = || File::open(path).map_err(|e| unreadable(path, e.to_string()));
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let source = SourceFile::of(path, None)?;
+    let size = source.len;
     let builder = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(|e| {
         unreadable(path, format!("not a readable Parquet file: the footer at byte {size} (end of file) is invalid: {e}"))
     })?;
@@ -1056,7 +1057,7 @@ pub fn read_parquet(path: &Path, contract: &Contract) -> Result<Input, ValidateE
         })
         .collect::<Result<_, ValidateError>>()?;
     let batches: Vec<RecordBatch> = per_group.into_iter().flatten().collect();
-    Ok(read_batches(&batches, input_columns, contract))
+    Ok(Input { source: Some(source), ..read_batches(&batches, input_columns, contract) })
 }
 
 #[cfg(test)]

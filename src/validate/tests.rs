@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::*;
 use crate::datasets::{parse_ds, Dataset};
@@ -645,11 +646,105 @@ fn a_file_changed_during_validation_is_not_copied_from() {
     let path = write(dir.path(), "contacts_2025-05-25.csv", format!("{HEADER}{ROW}").as_bytes());
     let input = read::read_csv(&path, &contacts_contract()).unwrap();
     fs::write(&path, format!("{HEADER}{ROW}{ROW}")).unwrap();
-    let source = input.text_source.as_ref().unwrap();
+    let source = input.source.as_ref().unwrap();
     assert!(!source.unchanged());
     let out = dir.path().join("valid.csv");
     let contract = contacts_contract();
     let err = copy::write_valid_lines(source, &out, FileFormat::Csv, contract.schema(), &[], &[], &contract).unwrap_err();
     assert!(err.to_string().contains("changed while it was being validated"), "{err}");
     assert!(!out.exists());
+}
+
+// --- valid Parquet files copy their clean row groups -------------------------------------
+
+/// Rewrites a Parquet file with row groups of `rows` rows (same schema).
+fn regroup(path: &Path, out: &Path, rows: usize) {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap()).unwrap();
+    let schema = reader.schema().clone();
+    let props = parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(rows)).build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(fs::File::create(out).unwrap(), schema, Some(props)).unwrap();
+    for b in reader.build().unwrap() {
+        w.write(&b.unwrap()).unwrap();
+    }
+    w.close().unwrap();
+}
+
+/// Each row group's column chunks, as their encoded bytes.
+fn encoded_row_groups(path: &Path) -> Vec<Vec<Vec<u8>>> {
+    let bytes = fs::read(path).unwrap();
+    let meta = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap()).unwrap().metadata().clone();
+    meta.row_groups()
+        .iter()
+        .map(|g| {
+            g.columns()
+                .iter()
+                .map(|c| {
+                    let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset()) as usize;
+                    bytes[start..start + c.compressed_size() as usize].to_vec()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn decoded(path: &Path) -> RecordBatch {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap()).unwrap();
+    let schema = reader.schema().clone();
+    let batches: Vec<RecordBatch> = reader.build().unwrap().collect::<Result<_, _>>().unwrap();
+    arrow::compute::concat_batches(&schema, &batches).unwrap()
+}
+
+#[test]
+fn clean_parquet_row_groups_are_copied_encoded_and_the_rest_re_encoded() {
+    for kind in crate::generate::DefectKind::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let facts = [Dataset::Contacts, Dataset::FormFills, Dataset::WebsiteActivity];
+        let files = day(dir.path(), &[(kind.name(), 0.005)], &facts.map(|d| (d, FileFormat::Parquet)));
+        for d in facts.into_iter().filter(|d| kind.applies_to(*d)) {
+            let sub = dir.path().join(d.name());
+            fs::create_dir_all(&sub).unwrap();
+            let input = sub.join(files[&d].file_name().unwrap());
+            regroup(&files[&d], &input, 64);
+            let valid = sub.join("valid.parquet");
+            let opts = ValidateOptions { valid_out: Some(valid.clone()), ..options(&files) };
+            let out = validate_path(&input, &Contract::default_for(d).unwrap(), &opts).unwrap();
+            assert!(out.report.rows_invalid > 0, "{kind:?} {d}");
+            // The rows are the valid rows, as today's re-encoding writes them.
+            let (schema, batches) = out.valid.unwrap();
+            assert_eq!(decoded(&valid), arrow::compute::concat_batches(&schema, &batches).unwrap(), "{kind:?} {d}");
+            // Every input row group without a quarantined row is in the output, byte for byte.
+            let q = out.quarantine.unwrap();
+            let bad: BTreeSet<i64> = q.column_by_name(SOURCE_ROW).unwrap().as_primitive::<Int64Type>().values().iter().copied().collect();
+            let written = encoded_row_groups(&valid);
+            let groups = encoded_row_groups(&input);
+            let clean: Vec<usize> = (0..groups.len()).filter(|g| !bad.iter().any(|r| (*r as usize) / 64 == *g)).collect();
+            assert!(!clean.is_empty() && clean.len() < groups.len(), "{kind:?} {d}: {} clean of {}", clean.len(), groups.len());
+            for g in clean {
+                assert!(written.contains(&groups[g]), "{kind:?} {d}: clean row group {g} was not copied");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_parquet_input_with_other_columns_than_the_contracts_is_encoded_anew() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = day(dir.path(), &[], &[(Dataset::Contacts, FileFormat::Parquet)]);
+    let table = decoded(&files[&Dataset::Contacts]);
+    // The same rows with `opted_in` as text: cast to bool, so no column chunk can be copied.
+    let mut columns = table.columns().to_vec();
+    let at = table.schema().index_of("opted_in").unwrap();
+    columns[at] = arrow::compute::cast(&columns[at], &arrow::datatypes::DataType::Utf8).unwrap();
+    let mut fields: Vec<arrow::datatypes::Field> = table.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields[at] = arrow::datatypes::Field::new("opted_in", arrow::datatypes::DataType::Utf8, true);
+    let text = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).unwrap();
+    let input = dir.path().join("in").join(files[&Dataset::Contacts].file_name().unwrap());
+    crate::validate::write::write_parquet(&input, text.schema(), &[text]).unwrap();
+    let valid = dir.path().join("valid.parquet");
+    let opts = ValidateOptions { valid_out: Some(valid.clone()), ..options(&files) };
+    let out = validate_path(&input, &contacts_contract(), &opts).unwrap();
+    assert_eq!(out.report.rows_invalid, 0);
+    let got = decoded(&valid);
+    assert_eq!(got.schema().field(at).data_type(), &arrow::datatypes::DataType::Boolean);
+    assert_eq!(got.columns(), table.columns());
 }
