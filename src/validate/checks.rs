@@ -549,7 +549,7 @@ mod tests {
             .collect();
         let chunks: Vec<Chunk> = keys
             .iter()
-            .map(|k| Chunk { columns: vec![], rows: k.len(), first_record: 0, local_records: None, first_line: 0, lines: None })
+            .map(|k| Chunk { columns: vec![], rows: k.len(), first_record: 0, local_records: None, first_line: 0, lines: None, spans: None })
             .collect();
         let typed: Vec<Vec<ArrayRef>> =
             keys.iter().map(|k| vec![Arc::new(StringArray::from(k.clone())) as ArrayRef]).collect();
@@ -567,7 +567,7 @@ mod tests {
         let lower = "123e4567-e89b-12d3-a456-426614174000";
         let upper = lower.to_ascii_uppercase();
         let keys = vec![Some(lower.to_string()), Some(upper.clone()), Some("Abc".into()), Some("abc".into()), None];
-        let chunks = vec![Chunk { columns: vec![], rows: keys.len(), first_record: 0, local_records: None, first_line: 0, lines: None }];
+        let chunks = vec![Chunk { columns: vec![], rows: keys.len(), first_record: 0, local_records: None, first_line: 0, lines: None, spans: None }];
         let typed = vec![vec![Arc::new(StringArray::from(keys)) as ArrayRef]];
         assert_eq!(unique(&chunks, &typed, 0, true), vec![vec![0, 1, 2, 3]]);
         assert_eq!(unique(&chunks, &typed, 0, false), Vec::<Vec<u32>>::from([vec![]]));

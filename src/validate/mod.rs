@@ -7,6 +7,8 @@
 
 pub mod checks;
 pub mod contract;
+pub mod copy;
+pub mod parquet_copy;
 pub mod patterns;
 pub mod read;
 pub mod report;
@@ -546,7 +548,13 @@ fn run(
             continue;
         }
         if what == "valid" {
-            write_output(path, *out_format, schema.clone(), &parts)?;
+            if let Some(text) = copy::copyable(&input, format, *out_format, contract) {
+                copy::write_valid_lines(text, path, *out_format, schema.clone(), chunks, &parts, contract)?;
+            } else if let Some(parquet) = parquet_copy::copyable(&input, format, *out_format) {
+                parquet_copy::write_valid_row_groups(parquet, path, schema.clone(), chunks, &parts)?;
+            } else {
+                write_output(path, *out_format, schema.clone(), &parts)?;
+            }
         } else {
             write_output(path, *out_format, quarantine.schema(), &[write::Part { batch: &quarantine, drop: &[] }])?;
         }
@@ -778,7 +786,7 @@ fn remove_stale_output(path: &Path) -> Result<(), ValidateError> {
 
 fn write_output(path: &Path, format: FileFormat, schema: SchemaRef, parts: &[write::Part]) -> Result<(), ValidateError> {
     if format == FileFormat::Parquet {
-        return write::write_parquet_parts(path, schema, parts).map(|_| ()).map_err(ValidateError::from);
+        return write::write_parquet_parts(path, schema, parts, None).map(|_| ()).map_err(ValidateError::from);
     }
     let mut sink = FileSink::create(path, format, schema.clone())?;
     if parts.iter().all(|p| p.rows() == 0) {

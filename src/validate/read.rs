@@ -34,6 +34,42 @@ pub struct Chunk {
     /// 1-based line of each row for text formats: `first_line + lines[i]`.
     pub first_line: u64,
     pub lines: Option<Vec<u32>>,
+    /// Where each row's bytes are in a text file (None for Parquet, Arrow and JSON arrays).
+    pub spans: Option<RowSpans>,
+}
+
+/// Each row's record bytes in the file, so that a valid row can be copied as it was read.
+pub struct RowSpans {
+    /// The file offset the spans count from.
+    pub base: u64,
+    /// Per row: the record's bytes without its line end, as offsets from `base`.
+    pub spans: Vec<(u32, u32)>,
+    /// Rows whose bytes do not say their values the way the valid file must (sorted): a
+    /// JSON value of another JSON type than the contract's, an extra or repeated key, a
+    /// quoted empty CSV field (an empty string to readers, a null here).
+    pub respell: Vec<u32>,
+}
+
+/// An input file as it was when it was read, for copying its valid records (text) or row
+/// groups (Parquet) afterwards.
+pub struct SourceFile {
+    pub path: std::path::PathBuf,
+    pub len: u64,
+    pub modified: Option<std::time::SystemTime>,
+    /// The CSV header record without a BOM and without its line end.
+    pub header: Option<Vec<u8>>,
+}
+
+impl SourceFile {
+    fn of(path: &Path, header: Option<Vec<u8>>) -> Result<Self, ValidateError> {
+        let meta = std::fs::metadata(path).map_err(|e| unreadable(path, e.to_string()))?;
+        Ok(SourceFile { path: path.to_path_buf(), len: meta.len(), modified: meta.modified().ok(), header })
+    }
+
+    /// True while the file has the size and modification time it had when it was read.
+    pub fn unchanged(&self) -> bool {
+        std::fs::metadata(&self.path).is_ok_and(|m| m.len() == self.len && m.modified().ok() == self.modified)
+    }
 }
 
 impl Chunk {
@@ -66,6 +102,8 @@ pub struct Input {
     pub has_columns: bool,
     /// A CSV without even a header line (an empty file): a file-level schema failure.
     pub missing_header: bool,
+    /// The file the input was read from (None for in-memory tables).
+    pub source: Option<SourceFile>,
 }
 
 impl Input {
@@ -179,6 +217,8 @@ fn stream_text(
     let mut prefix_lines = 0u64;
     let mut prefix_done = false;
     let mut want = block;
+    // The file offset of `buf[0]`.
+    let mut offset = 0u64;
     loop {
         let eof = fill(&mut file, &mut buf, want, path)?;
         let mut start = 0;
@@ -204,12 +244,18 @@ fn stream_text(
             ranges.push(from..start + c);
             from = start + c;
         }
-        let parsed: Vec<Parsed> = ranges.par_iter().map(|r| parse(&buf[r.clone()])).collect();
+        let mut parsed: Vec<Parsed> = ranges.par_iter().map(|r| parse(&buf[r.clone()])).collect();
+        for (p, r) in parsed.iter_mut().zip(&ranges) {
+            if let Some(s) = &mut p.chunk.spans {
+                s.base = offset + r.start as u64;
+            }
+        }
         parts.extend(parsed);
         if eof {
             break;
         }
         buf.drain(..from);
+        offset += from as u64;
         // A record longer than a block: read more before trying again.
         want = if from == 0 { (buf.len() * 2).max(block) } else { block };
     }
@@ -251,8 +297,17 @@ fn assemble(parts: Vec<Parsed>, first_line: u64) -> (Vec<Chunk>, Vec<Unparsed>, 
 /// A record's bytes as they were in the file, without its line end (the quarantine keeps
 /// them exactly: `_raw_base64`).
 fn raw_bytes(bytes: &[u8]) -> Vec<u8> {
+    raw_slice(bytes).to_vec()
+}
+
+fn raw_slice(bytes: &[u8]) -> &[u8] {
     let end = bytes.iter().rposition(|b| !matches!(b, b'\r' | b'\n')).map_or(0, |i| i + 1);
-    bytes[..end].to_vec()
+    &bytes[..end]
+}
+
+/// The span of a record's bytes (`bytes[start..end]`, its line end cut off) in its block.
+fn span(bytes: &[u8], start: usize, end: usize) -> (u32, u32) {
+    (start as u32, (start + raw_slice(&bytes[start..end]).len()) as u32)
 }
 
 // --- CSV ---------------------------------------------------------------------------------
@@ -261,9 +316,9 @@ fn csv_reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
     csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(bytes)
 }
 
-/// The header record: its length in bytes (with its line end: LF, CRLF or a lone CR) and
-/// the column names.
-fn csv_header(buf: &[u8], eof: bool) -> Option<(usize, Vec<String>)> {
+/// The header record: its length in bytes (with its line end: LF, CRLF or a lone CR), the
+/// column names and the record's bytes (without a BOM and the line end).
+fn csv_header(buf: &[u8], eof: bool) -> Option<(usize, Vec<String>, &[u8])> {
     let mut in_quotes = false;
     let mut end = None;
     for i in memchr::memchr3_iter(b'"', b'\n', b'\r', buf) {
@@ -291,7 +346,7 @@ fn csv_header(buf: &[u8], eof: bool) -> Option<(usize, Vec<String>)> {
         Ok(true) => rec.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect(),
         _ => Vec::new(),
     };
-    Some((end, names))
+    Some((end, names, raw_slice(body)))
 }
 
 pub fn read_csv(path: &Path, contract: &Contract) -> Result<Input, ValidateError> {
@@ -299,17 +354,18 @@ pub fn read_csv(path: &Path, contract: &Contract) -> Result<Input, ValidateError
     let mut file = File::open(path).map_err(|e| unreadable(path, e.to_string()))?;
     let mut probe = Vec::new();
     let mut want = 1 << 16;
-    let (names, terminator) = loop {
+    let (names, terminator, header) = loop {
         let eof = fill(&mut file, &mut probe, want, path)?;
-        if let Some((end, names)) = csv_header(&probe, eof) {
+        if let Some((end, names, header)) = csv_header(&probe, eof) {
             // The header's line end says the file's, once per file: records are still split
             // by the csv state machine at any line end, this only picks the cut points.
             let lone_cr = end > 0 && probe[end - 1] == b'\r';
-            break (names, if lone_cr { b'\r' } else { b'\n' });
+            break (names, if lone_cr { b'\r' } else { b'\n' }, header.to_vec());
         }
         want *= 4;
     };
     drop(file);
+    let source = SourceFile::of(path, Some(header))?;
     // A repeated header name maps only its first field (the plan reports the repeat).
     let mapping: Vec<Option<usize>> = names
         .iter()
@@ -318,14 +374,21 @@ pub fn read_csv(path: &Path, contract: &Contract) -> Result<Input, ValidateError
         .collect();
     let width = names.len();
     let skip = |buf: &[u8], eof: bool| -> Result<Option<usize>, ValidateError> {
-        Ok(csv_header(buf, eof).map(|(end, _)| end))
+        Ok(csv_header(buf, eof).map(|(end, _, _)| end))
     };
     let ncols = contract.columns.len();
     let (parts, header_lines) =
         stream_text(path, true, terminator, skip, |bytes| parse_csv_chunk(bytes, &mapping, width, ncols))?;
     let has_columns = !names.is_empty();
     let (chunks, unparsed, _, _) = assemble(parts, 1 + header_lines);
-    Ok(Input { chunks, unparsed, input_columns: names, has_columns, missing_header: !has_columns })
+    Ok(Input {
+        chunks,
+        unparsed,
+        input_columns: names,
+        has_columns,
+        missing_header: !has_columns,
+        source: Some(source),
+    })
 }
 
 fn parse_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize, ncols: usize) -> Parsed {
@@ -368,6 +431,7 @@ fn finish_csv_chunk(
     unparsed: Vec<Unparsed>,
     local_records: Vec<u32>,
     lines: Vec<u32>,
+    spans: RowSpans,
 ) -> Parsed {
     let chunk = Chunk {
         columns: builders.into_iter().map(|b| b.map(|mut b| std::sync::Arc::new(b.finish()) as ArrayRef)).collect(),
@@ -376,6 +440,7 @@ fn finish_csv_chunk(
         local_records: (!unparsed.is_empty()).then_some(local_records),
         first_line: 0,
         lines: Some(lines),
+        spans: Some(spans),
     };
     Parsed {
         chunk,
@@ -397,10 +462,12 @@ fn parse_plain_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize, 
     let mut unparsed = Vec::new();
     let (mut records, mut rows) = (0u64, 0usize);
     let mut fields: Vec<&[u8]> = Vec::with_capacity(width + 1);
+    let mut spans = RowSpans { base: 0, spans: Vec::with_capacity(estimate), respell: Vec::new() };
     let mut line_start = 0;
     let ends = memchr::memchr_iter(b'\n', bytes).chain((bytes.last() != Some(&b'\n')).then_some(bytes.len()));
     for (line_no, end) in ends.enumerate() {
         let line = &bytes[line_start..end];
+        let line_span = (line_start as u32, end as u32);
         line_start = end + 1;
         if line.is_empty() {
             continue;
@@ -436,10 +503,11 @@ fn parse_plain_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize, 
             local_records.push(records as u32);
         }
         lines.push(line_no as u32);
+        spans.spans.push(line_span);
         rows += 1;
         records += 1;
     }
-    finish_csv_chunk(bytes, builders, rows, records, unparsed, local_records, lines)
+    finish_csv_chunk(bytes, builders, rows, records, unparsed, local_records, lines, spans)
 }
 
 fn parse_quoted_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize, ncols: usize) -> Parsed {
@@ -456,6 +524,7 @@ fn parse_quoted_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize,
     let mut unparsed = Vec::new();
     let mut records = 0u64;
     let mut rows = 0usize;
+    let mut spans = RowSpans { base: 0, spans: Vec::with_capacity(estimate), respell: Vec::new() };
     // Line numbers are counted here (LF, CRLF and lone CR alike): the csv crate counts LFs only.
     let (mut counted_to, mut line) = (0usize, 0u64);
     loop {
@@ -528,10 +597,17 @@ fn parse_quoted_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize,
             local_records.push(records as u32);
         }
         lines.push(line as u32);
+        let record_span = span(bytes, record_start, end);
+        // `""` reads as a null here (an empty field) but as an empty string to other readers.
+        let raw = &bytes[record_span.0 as usize..record_span.1 as usize];
+        if rec.iter().any(<[u8]>::is_empty) && memchr::memchr(b'"', raw).is_some() {
+            spans.respell.push(rows as u32);
+        }
+        spans.spans.push(record_span);
         rows += 1;
         records += 1;
     }
-    finish_csv_chunk(bytes, builders, rows, records, unparsed, local_records, lines)
+    finish_csv_chunk(bytes, builders, rows, records, unparsed, local_records, lines, spans)
 }
 
 // --- JSON Lines ---------------------------------------------------------------------------
@@ -539,7 +615,28 @@ fn parse_quoted_csv_chunk(bytes: &[u8], mapping: &[Option<usize>], width: usize,
 /// One JSON value as text: strings as they are, numbers and booleans as written.
 enum Cell<'a> {
     Null,
-    Text(Cow<'a, str>),
+    Text(Cow<'a, str>, JsonType),
+}
+
+/// The JSON type of a value that is not null.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum JsonType {
+    String,
+    Number,
+    Bool,
+}
+
+impl JsonType {
+    /// The JSON type a contract column's values have in a JSON Lines file that readers type
+    /// by the contract (the one the JSON Lines writer uses).
+    fn of(ty: super::contract::ColumnType) -> Self {
+        use super::contract::ColumnType;
+        match ty {
+            ColumnType::String | ColumnType::Date | ColumnType::Timestamp => JsonType::String,
+            ColumnType::Int64 | ColumnType::Float64 => JsonType::Number,
+            ColumnType::Bool => JsonType::Bool,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for Cell<'de> {
@@ -551,27 +648,27 @@ impl<'de> Deserialize<'de> for Cell<'de> {
                 f.write_str("a string, number, boolean or null")
             }
             fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Cell::Text(Cow::Borrowed(v)))
+                Ok(Cell::Text(Cow::Borrowed(v), JsonType::String))
             }
             fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Cell::Text(Cow::Owned(v.to_string())))
+                Ok(Cell::Text(Cow::Owned(v.to_string()), JsonType::String))
             }
             fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Cell::Text(Cow::Owned(v)))
+                Ok(Cell::Text(Cow::Owned(v), JsonType::String))
             }
             fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-                Ok(Cell::Text(Cow::Borrowed(if v { "true" } else { "false" })))
+                Ok(Cell::Text(Cow::Borrowed(if v { "true" } else { "false" }), JsonType::Bool))
             }
             fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Cell::Text(Cow::Owned(v.to_string())))
+                Ok(Cell::Text(Cow::Owned(v.to_string()), JsonType::Number))
             }
             fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(Cell::Text(Cow::Owned(v.to_string())))
+                Ok(Cell::Text(Cow::Owned(v.to_string()), JsonType::Number))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
                 // `{:?}` keeps a float a float (`1.0`, not `1`): a bool column then judges
                 // JSON 1.0 as it judges a Parquet float 1.0.
-                Ok(Cell::Text(Cow::Owned(format!("{v:?}"))))
+                Ok(Cell::Text(Cow::Owned(format!("{v:?}")), JsonType::Number))
             }
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
                 Ok(Cell::Null)
@@ -599,7 +696,7 @@ impl<'de> Deserialize<'de> for Object<'de> {
                 let mut out = Vec::with_capacity(16);
                 while let Some(key) = map.next_key::<Cell<'de>>()? {
                     let key = match key {
-                        Cell::Text(k) => k,
+                        Cell::Text(k, _) => k,
                         Cell::Null => return Err(de::Error::custom("null key")),
                     };
                     out.push((key, map.next_value::<Cell<'de>>()?));
@@ -613,6 +710,8 @@ impl<'de> Deserialize<'de> for Object<'de> {
 
 pub fn read_json(path: &Path, contract: &Contract) -> Result<Input, ValidateError> {
     let names: Vec<&str> = contract.columns.iter().map(|c| c.name.as_str()).collect();
+    let types: Vec<JsonType> = contract.columns.iter().map(|c| JsonType::of(c.column_type)).collect();
+    let columns = JsonColumns { names: &names, types: &types };
     let bom = |buf: &[u8]| if buf.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
     // One look at the first byte decides the layout: `[` is one JSON array of records,
     // anything else JSON Lines.
@@ -632,11 +731,12 @@ pub fn read_json(path: &Path, contract: &Contract) -> Result<Input, ValidateErro
         // Records of an array can span lines and cannot be cut apart without parsing: the
         // file is read whole and parsed in order.
         let bytes = std::fs::read(path).map_err(|e| unreadable(path, e.to_string()))?;
-        vec![parse_json_array(&bytes[bom(&bytes)..], &names)]
+        vec![parse_json_array(&bytes[bom(&bytes)..], &columns)]
     } else {
         let skip = |buf: &[u8], _eof: bool| -> Result<Option<usize>, ValidateError> { Ok(Some(bom(buf))) };
-        stream_text(path, false, b'\n', skip, |bytes| parse_json_chunk(bytes, &names))?.0
+        stream_text(path, false, b'\n', skip, |bytes| parse_json_chunk(bytes, &columns))?.0
     };
+    let source = Some(SourceFile::of(path, None)?);
     let (chunks, unparsed, extra, first_keys) = assemble(parts, 1);
     let mut input_columns = first_keys.unwrap_or_default();
     for c in &chunks {
@@ -654,14 +754,24 @@ pub fn read_json(path: &Path, contract: &Contract) -> Result<Input, ValidateErro
     // The keys of its records are the file's columns, so a file without records has none,
     // like a CSV without a header: a file-level schema failure, whatever the row count.
     let any_records = !chunks.is_empty();
-    Ok(Input { chunks, unparsed, input_columns, has_columns: any_records, missing_header: !any_records })
+    Ok(Input { chunks, unparsed, input_columns, has_columns: any_records, missing_header: !any_records, source })
+}
+
+/// The contract's columns as a JSON reader needs them.
+struct JsonColumns<'n> {
+    names: &'n [&'n str],
+    types: &'n [JsonType],
 }
 
 /// The rows of a JSON block as they are built, one record at a time.
 struct JsonRows<'a, 'n> {
-    names: &'n [&'n str],
+    columns: &'n JsonColumns<'n>,
     builders: Vec<StringBuilder>,
     seen: Vec<bool>,
+    /// The columns the current record has set (a key given twice is caught).
+    in_record: Vec<bool>,
+    /// Each row's line in the block (None for an array, whose records are not lines).
+    spans: Option<RowSpans>,
     /// One record's values, reused.
     row: Vec<Option<Cow<'a, str>>>,
     lines: Vec<u32>,
@@ -674,13 +784,15 @@ struct JsonRows<'a, 'n> {
 }
 
 impl<'a, 'n> JsonRows<'a, 'n> {
-    fn new(names: &'n [&'n str], bytes: usize) -> Self {
-        let ncols = names.len();
+    fn new(columns: &'n JsonColumns<'n>, bytes: usize, lines: bool) -> Self {
+        let ncols = columns.names.len();
         let estimate = bytes / 200 + 16;
         JsonRows {
-            names,
+            columns,
             builders: (0..ncols).map(|_| StringBuilder::with_capacity(estimate, bytes / ncols.max(1))).collect(),
             seen: vec![false; ncols],
+            in_record: vec![false; ncols],
+            spans: lines.then(|| RowSpans { base: 0, spans: Vec::with_capacity(estimate), respell: Vec::new() }),
             row: vec![None; ncols],
             lines: Vec::with_capacity(estimate),
             local_records: Vec::new(),
@@ -700,28 +812,44 @@ impl<'a, 'n> JsonRows<'a, 'n> {
         self.records += 1;
     }
 
-    fn push(&mut self, obj: Object<'a>, line: u32) {
+    /// Adds a record; `span` is its line in the block (JSON Lines only).
+    fn push(&mut self, obj: Object<'a>, line: u32, span: Option<(u32, u32)>) {
         if self.first_keys.is_none() {
             self.first_keys = Some(obj.0.iter().map(|(k, _)| k.to_string()).collect());
         }
         for slot in self.row.iter_mut() {
             *slot = None;
         }
+        self.in_record.fill(false);
+        // Whether the line says its values as the valid file must (see `RowSpans::respell`).
+        let mut as_written = true;
         for (k, v) in obj.0 {
-            match self.names.iter().position(|n| *n == k) {
+            match self.columns.names.iter().position(|n| *n == k) {
                 Some(i) => {
                     self.seen[i] = true;
+                    as_written &= !self.in_record[i];
+                    self.in_record[i] = true;
                     self.row[i] = match v {
-                        Cell::Text(t) => Some(t),
+                        Cell::Text(t, ty) => {
+                            as_written &= ty == self.columns.types[i];
+                            Some(t)
+                        }
                         Cell::Null => None,
                     };
                 }
                 None => {
+                    as_written = false;
                     if !self.extra_keys.iter().any(|e| *e == k) {
                         self.extra_keys.push(k.into_owned());
                     }
                 }
             }
+        }
+        if let (Some(spans), Some(span)) = (&mut self.spans, span) {
+            if !as_written {
+                spans.respell.push(self.rows as u32);
+            }
+            spans.spans.push(span);
         }
         for (b, v) in self.builders.iter_mut().zip(self.row.iter()) {
             b.append_option(v.as_deref());
@@ -748,6 +876,7 @@ impl<'a, 'n> JsonRows<'a, 'n> {
             local_records: has_unparsed.then_some(self.local_records),
             first_line: 0,
             lines: Some(self.lines),
+            spans: self.spans,
         };
         Parsed {
             chunk,
@@ -760,10 +889,13 @@ impl<'a, 'n> JsonRows<'a, 'n> {
     }
 }
 
-fn parse_json_chunk(bytes: &[u8], names: &[&str]) -> Parsed {
-    let mut out = JsonRows::new(names, bytes.len());
+fn parse_json_chunk(bytes: &[u8], columns: &JsonColumns) -> Parsed {
+    let mut out = JsonRows::new(columns, bytes.len(), true);
+    let mut line_start = 0usize;
     for (line_no, raw_line) in bytes.split(|&b| b == b'\n').enumerate() {
         let line = line_no as u32;
+        let start = line_start;
+        line_start += raw_line.len() + 1;
         let text = raw_line.strip_suffix(b"\r").unwrap_or(raw_line);
         if text.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
@@ -776,7 +908,7 @@ fn parse_json_chunk(bytes: &[u8], names: &[&str]) -> Parsed {
             }
         };
         match serde_json::from_str::<Object>(s) {
-            Ok(obj) => out.push(obj, line),
+            Ok(obj) => out.push(obj, line, Some((start as u32, (start + text.len()) as u32))),
             Err(e) => out.reject(line, text, format!("malformed JSON: {e}")),
         }
     }
@@ -786,8 +918,8 @@ fn parse_json_chunk(bytes: &[u8], names: &[&str]) -> Parsed {
 /// A file holding one JSON array of records (`[{...}, {...}]`): each element is a row;
 /// an element that is not an object is quarantined alone; from a syntax error on, the
 /// rest of the file is one quarantined record (its elements cannot be told apart).
-fn parse_json_array(bytes: &[u8], names: &[&str]) -> Parsed {
-    let mut out = JsonRows::new(names, bytes.len());
+fn parse_json_array(bytes: &[u8], columns: &JsonColumns) -> Parsed {
+    let mut out = JsonRows::new(columns, bytes.len(), false);
     let skip_ws = |mut p: usize| {
         while p < bytes.len() && bytes[p].is_ascii_whitespace() {
             p += 1;
@@ -830,7 +962,7 @@ fn parse_json_array(bytes: &[u8], names: &[&str]) -> Parsed {
         let mut records = serde_json::Deserializer::from_slice(&bytes[pos..]).into_iter::<Object>();
         match records.next() {
             Some(Ok(obj)) => {
-                out.push(obj, at);
+                out.push(obj, at, None);
                 pos += records.byte_offset();
             }
             Some(Err(e)) => {
@@ -870,7 +1002,7 @@ pub fn chunk_from_batch(batch: &RecordBatch, contract: &Contract, first_record: 
         .iter()
         .map(|c| schema.index_of(&c.name).ok().map(|i| batch.column(i).clone()))
         .collect();
-    Chunk { columns, rows: batch.num_rows(), first_record, local_records: None, first_line: 0, lines: None }
+    Chunk { columns, rows: batch.num_rows(), first_record, local_records: None, first_line: 0, lines: None, spans: None }
 }
 
 pub fn read_batches(batches: &[RecordBatch], input_columns: Vec<String>, contract: &Contract) -> Input {
@@ -882,12 +1014,13 @@ pub fn read_batches(batches: &[RecordBatch], input_columns: Vec<String>, contrac
         }
         first += b.num_rows() as u64;
     }
-    Input { chunks, unparsed: Vec::new(), input_columns, has_columns: true, missing_header: false }
+    Input { chunks, unparsed: Vec::new(), input_columns, has_columns: true, missing_header: false, source: None }
 }
 
 pub fn read_parquet(path: &Path, contract: &Contract) -> Result<Input, ValidateError> {
     let open = || File::open(path).map_err(|e| unreadable(path, e.to_string()));
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let source = SourceFile::of(path, None)?;
+    let size = source.len;
     let builder = ParquetRecordBatchReaderBuilder::try_new(open()?).map_err(|e| {
         unreadable(path, format!("not a readable Parquet file: the footer at byte {size} (end of file) is invalid: {e}"))
     })?;
@@ -924,7 +1057,7 @@ pub fn read_parquet(path: &Path, contract: &Contract) -> Result<Input, ValidateE
         })
         .collect::<Result<_, ValidateError>>()?;
     let batches: Vec<RecordBatch> = per_group.into_iter().flatten().collect();
-    Ok(read_batches(&batches, input_columns, contract))
+    Ok(Input { source: Some(source), ..read_batches(&batches, input_columns, contract) })
 }
 
 #[cfg(test)]

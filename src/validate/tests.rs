@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::*;
 use crate::datasets::{parse_ds, Dataset};
@@ -403,4 +404,347 @@ fn casts_are_exact_or_a_type_failure() {
     assert_eq!(f, vec![1]);
     assert_eq!(ts.as_primitive::<arrow::datatypes::TimestampMicrosecondType>().value(0), 1);
     assert_eq!(failed(ns, ColumnType::Date), vec![0, 1]);
+}
+
+// --- valid text files are the valid lines as read ------------------------------------------
+
+/// Validates `path` with its valid rows written to a file of its own format; returns the
+/// outcome, the valid file's bytes, and the bytes the re-encoding writer makes of the same
+/// valid rows (what the valid file held before it was a copy).
+fn valid_copy(path: &Path, contract: &Contract, opts: &ValidateOptions) -> (Outcome, Option<Vec<u8>>, Vec<u8>) {
+    let format = FileFormat::from_path(path).unwrap();
+    let dir = path.parent().unwrap();
+    let valid_out = dir.join(format!("valid.{format}"));
+    let opts = ValidateOptions { valid_out: Some(valid_out.clone()), collect: true, ..opts.clone() };
+    let out = validate_path(path, contract, &opts).unwrap();
+    let (schema, batches) = out.valid.as_ref().unwrap();
+    let parts: Vec<write::Part> = batches.iter().map(|batch| write::Part { batch, drop: &[] }).collect();
+    let reencoded_path = dir.join(format!("reencoded.{format}"));
+    write_output(&reencoded_path, format, schema.clone(), &parts).unwrap();
+    let copied = fs::read(&valid_out).ok();
+    (out, copied, fs::read(&reencoded_path).unwrap())
+}
+
+/// The input's records minus the quarantined lines, each ended by `\n` (for files whose
+/// records are single `\n`-ended lines).
+fn lines_without(input: &[u8], header: bool, quarantine: &RecordBatch) -> Vec<u8> {
+    let dropped: BTreeSet<i64> = source_lines(quarantine).into_iter().collect();
+    let mut out = Vec::new();
+    for (i, line) in input.split(|&b| b == b'\n').enumerate() {
+        let line_no = i as i64 + 1;
+        if line.is_empty() || (dropped.contains(&line_no) && !(header && line_no == 1)) {
+            continue;
+        }
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out
+}
+
+#[test]
+fn valid_text_files_are_the_valid_lines_for_every_defect_kind() {
+    for kind in crate::generate::DefectKind::ALL {
+        for format in [FileFormat::Csv, FileFormat::Json] {
+            let dir = tempfile::tempdir().unwrap();
+            let facts = [Dataset::Contacts, Dataset::FormFills, Dataset::WebsiteActivity];
+            let files = day(dir.path(), &[(kind.name(), 0.03)], &facts.map(|d| (d, format)));
+            for d in facts.into_iter().filter(|d| kind.applies_to(*d)) {
+                let path = &files[&d];
+                let sub = dir.path().join(d.name());
+                fs::create_dir_all(&sub).unwrap();
+                let input = sub.join(path.file_name().unwrap());
+                fs::copy(path, &input).unwrap();
+                let (out, copied, reencoded) = valid_copy(&input, &Contract::default_for(d).unwrap(), &options(&files));
+                assert!(out.report.rows_invalid > 0, "{kind:?} {d} {format}: defects were injected");
+                let copied = copied.unwrap();
+                // The generator writes what the writer writes: the copy is byte for byte
+                // what re-encoding made, and exactly the input without its bad lines.
+                assert!(copied == reencoded, "{kind:?} {d} {format}: the copy differs from the re-encoded file");
+                let q = out.quarantine.as_ref().unwrap();
+                let want = lines_without(&fs::read(&input).unwrap(), format == FileFormat::Csv, q);
+                assert!(copied == want, "{kind:?} {d} {format}: the copy is not the input's valid lines");
+            }
+        }
+    }
+}
+
+/// A malformed or unusual CSV: the valid file holds these bytes exactly.
+fn assert_csv_copy(name: &str, input: &[u8], want: &str, verdict: (u64, u64)) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "contacts_2025-05-25.csv", input);
+    let opts = ValidateOptions { ds: Some(parse_ds(DS).unwrap()), ..Default::default() };
+    let (out, copied, reencoded) = valid_copy(&path, &contacts_contract(), &opts);
+    let r = &out.report;
+    assert_eq!((r.rows_valid, r.rows_invalid), verdict, "{name}: {:?}", r.checks);
+    let copied = copied.unwrap();
+    assert_eq!(String::from_utf8_lossy(&copied), want, "{name}");
+    // Read back, the copy holds the very rows today's re-encoded file holds.
+    let again = |bytes: &[u8], file: &str| {
+        let p = write(dir.path(), file, bytes);
+        let o = run_file(&p);
+        assert_eq!(o.report.rows_invalid, 0, "{name}: {:?}", o.report.checks);
+        let (schema, batches) = o.valid.unwrap();
+        arrow::compute::concat_batches(&schema, &batches).unwrap()
+    };
+    assert_eq!(again(&copied, "copied.csv"), again(&reencoded, "reencoded.csv"), "{name}");
+}
+
+#[test]
+fn malformed_csv_inputs_copy_their_valid_records() {
+    let h = HEADER.trim_end();
+    let r1 = ROW.trim_end();
+    let r2 = r1.replace("123e4567", "223e4567");
+    let r3 = r1.replace("123e4567", "323e4567");
+    let want = format!("{h}\n{r1}\n{r2}\n");
+    assert_csv_copy("crlf", format!("{h}\r\n{r1}\r\n{r2}\r\n").as_bytes(), &want, (2, 0));
+    assert_csv_copy("lone cr", format!("{h}\r{r1}\r{r2}\r").as_bytes(), &want, (2, 0));
+    assert_csv_copy("no final line end", format!("{h}\n{r1}\n{r2}").as_bytes(), &want, (2, 0));
+    assert_csv_copy("blank lines", format!("{h}\n\n{r1}\n\n\n{r2}\n\n").as_bytes(), &want, (2, 0));
+    assert_csv_copy("bom", format!("\u{feff}{h}\n{r1}\n{r2}\n").as_bytes(), &want, (2, 0));
+    assert_csv_copy("header only", HEADER.as_bytes(), &format!("{h}\n"), (0, 0));
+    assert_csv_copy("header only crlf", format!("{h}\r\n").as_bytes(), &format!("{h}\n"), (0, 0));
+    // A quoted field with line ends inside is one record, copied whole (its CRLF kept: it
+    // is the value), and quotes the writer would not need stay.
+    let multi = r2.replace(",Acme,", ",\"Acme\r\nInc, \"\"the\"\" best\",");
+    let quoted = r3.replace(",Ann,", ",\"Ann\",");
+    assert_csv_copy(
+        "embedded line ends",
+        format!("{h}\r\n{r1}\r\n{multi}\r\n{quoted}\r\n").as_bytes(),
+        &format!("{h}\n{r1}\n{multi}\n{quoted}\n"),
+        (3, 0),
+    );
+    // Bad records are left out; the records around them are copied.
+    let unclosed = r2.replace(",Ann,", ",\"Ann,");
+    assert_csv_copy("unclosed quote", format!("{h}\n{r1}\n{unclosed}\n{r3}\n").as_bytes(), &format!("{h}\n{r1}\n{r3}\n"), (2, 1));
+    let mut bytes = format!("{h}\n{r1}\n").into_bytes();
+    bytes.extend_from_slice(&r2.replace("Ann", "An\u{1}").into_bytes().iter().map(|&b| if b == 1 { 0xff } else { b }).collect::<Vec<_>>());
+    bytes.extend_from_slice(format!("\n{r3}\n").as_bytes());
+    assert_csv_copy("non-utf-8", &bytes, &format!("{h}\n{r1}\n{r3}\n"), (2, 1));
+    let ragged = format!("{h}\n{r1}\na,b\n{r3}\n");
+    assert_csv_copy("ragged", ragged.as_bytes(), &format!("{h}\n{r1}\n{r3}\n"), (2, 1));
+    // A value the writer spells otherwise is written as the writer spells it; the rest is copied.
+    let upper = r2.replace(",true,", ",TRUE,");
+    let offset = r3.replace("2025-05-25 10:00:00", "2025-05-25T12:00:00+02:00");
+    assert_csv_copy(
+        "respelled values",
+        format!("{h}\n{r1}\n{upper}\n{offset}\n").as_bytes(),
+        &format!("{h}\n{r1}\n{r2}\n{r3}\n"),
+        (3, 0),
+    );
+}
+
+#[test]
+fn a_csv_whose_header_is_not_the_contracts_is_written_in_the_contracts_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    // Columns reordered (a warning): the valid file has the contract's order.
+    let names: Vec<&str> = HEADER.trim_end().split(',').collect();
+    let values: Vec<&str> = ROW.trim_end().split(',').collect();
+    let swap = |v: &[&str]| {
+        let mut v = v.to_vec();
+        v.swap(1, 2);
+        v.join(",")
+    };
+    let path = write(dir.path(), "contacts_2025-05-25.csv", format!("{}\n{}\n", swap(&names), swap(&values)).as_bytes());
+    let opts = ValidateOptions { ds: Some(parse_ds(DS).unwrap()), ..Default::default() };
+    let (out, copied, reencoded) = valid_copy(&path, &contacts_contract(), &opts);
+    assert_eq!((out.report.rows_valid, out.report.status.as_str()), (1, "warn"));
+    assert_eq!(copied.as_deref(), Some(reencoded.as_slice()));
+    assert_eq!(String::from_utf8(reencoded).unwrap(), format!("{HEADER}{ROW}"));
+    // An extra column (a warning by default): dropped from the valid file.
+    let path = write(dir.path(), "contacts_2025-05-25.csv", format!("{},extra\n{},x\n", HEADER.trim_end(), ROW.trim_end()).as_bytes());
+    let (out, copied, _) = valid_copy(&path, &contacts_contract(), &opts);
+    assert_eq!((out.report.rows_valid, out.report.status.as_str()), (1, "warn"));
+    assert_eq!(String::from_utf8(copied.unwrap()).unwrap(), format!("{HEADER}{ROW}"));
+    // A missing column: as an error, no row is valid; the header is the contract's.
+    let short = |line: &str| line.trim_end().rsplit_once(',').unwrap().0.to_string();
+    let path = write(dir.path(), "contacts_2025-05-25.csv", format!("{}\n{}\n", short(HEADER), short(ROW)).as_bytes());
+    let (out, copied, _) = valid_copy(&path, &contacts_contract(), &opts);
+    assert_eq!((out.report.rows_valid, out.report.status.as_str()), (0, "failed"));
+    assert_eq!(String::from_utf8(copied.unwrap()).unwrap(), HEADER);
+}
+
+#[test]
+fn a_quoted_empty_csv_field_is_written_as_a_null() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"{"dataset":"t","columns":[{"name":"id","type":"string"},{"name":"note","type":"string","required":false}]}"#;
+    let contract = Contract::from_json(text).unwrap();
+    let rest: String = (3..12).map(|i| format!("{i},\n")).collect();
+    let path = write(dir.path(), "t.csv", format!("id,note\n1,\"\"\n2,\"a\"\n{rest}").as_bytes());
+    let (out, copied, _) = valid_copy(&path, &contract, &ValidateOptions::default());
+    assert_eq!(out.report.rows_valid, 11);
+    // `""` is a null here and an empty string to other readers: that row is written anew.
+    assert_eq!(String::from_utf8(copied.unwrap()).unwrap(), format!("id,note\n1,\n2,\"a\"\n{rest}"));
+    // When most of a block's rows need it, the block is written anew whole.
+    let path = write(dir.path(), "t.csv", b"id,note\n1,\"\"\n2,\"a\"\n3,\n");
+    let (_, copied, reencoded) = valid_copy(&path, &contract, &ValidateOptions::default());
+    assert_eq!(String::from_utf8(copied.unwrap()).unwrap(), "id,note\n1,\n2,a\n3,\n");
+    assert_eq!(String::from_utf8(reencoded).unwrap(), "id,note\n1,\n2,a\n3,\n");
+}
+
+/// A JSON Lines input for `t` with a string, an int, a bool and a timestamp column.
+fn json_copy(input: &[u8], extra: &str) -> (Outcome, Option<String>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        r#"{{"dataset":"t","columns":[{{"name":"s","type":"string"}},{{"name":"n","type":"int64","required":false}},
+            {{"name":"b","type":"bool","required":false}},{{"name":"t","type":"timestamp","required":false}}]{extra}}}"#
+    );
+    let contract = Contract::from_json(&text).unwrap();
+    let path = write(dir.path(), "t.json", input);
+    let (out, copied, reencoded) = valid_copy(&path, &contract, &ValidateOptions::default());
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out, copied.map(text), text(reencoded))
+}
+
+#[test]
+fn malformed_json_lines_inputs_copy_their_valid_lines() {
+    let a = r#"{"s":"a","n":1,"b":true,"t":"2025-05-25T10:00:00"}"#;
+    let b = r#"{"t":null, "n":-2, "s":"b\"\u00e9"}"#; // keys in another order, spaces, escapes
+    let want = format!("{a}\n{b}\n");
+    for (name, input) in [
+        ("lf", format!("{a}\n{b}\n")),
+        ("crlf", format!("{a}\r\n{b}\r\n")),
+        ("bom", format!("\u{feff}{a}\n{b}\n")),
+        ("blank lines", format!("\n{a}\n  \n\r\n{b}")),
+    ] {
+        let (out, copied, _) = json_copy(input.as_bytes(), "");
+        assert_eq!(out.report.rows_valid, 2, "{name}");
+        assert_eq!(copied.as_deref(), Some(want.as_str()), "{name}");
+    }
+    // Bad lines are left out.
+    let mut input = format!("{a}\n{{\"s\":\n").into_bytes();
+    input.extend_from_slice(b"\xff\n");
+    input.extend_from_slice(format!("{b}\n").as_bytes());
+    let (out, copied, _) = json_copy(&input, "");
+    assert_eq!((out.report.rows_valid, out.report.rows_invalid), (2, 2));
+    assert_eq!(copied.as_deref(), Some(want.as_str()));
+    // Values of another JSON type than the contract's, a repeated key: written anew.
+    let input = format!("{a}\n{}\n{}\n{}\n", r#"{"s":5,"n":1}"#, r#"{"s":"c","n":1.0,"b":1}"#, r#"{"s":"d","s":"e"}"#);
+    let (out, copied, reencoded) = json_copy(input.as_bytes(), "");
+    assert_eq!(out.report.rows_valid, 4);
+    let lines: Vec<&str> = reencoded.lines().collect();
+    assert_eq!(copied.unwrap(), format!("{a}\n{}\n{}\n{}\n", lines[1], lines[2], lines[3]));
+    assert_eq!(lines[1], r#"{"s":"5","n":1,"b":null,"t":null}"#);
+    // An extra key, tolerated as a warning: that line is written without it.
+    let input = format!("{a}\n{}\n", r#"{"s":"x","extra":1}"#);
+    let (out, copied, _) = json_copy(input.as_bytes(), r#","extra_columns":"warn""#);
+    assert_eq!((out.report.rows_valid, out.report.status.as_str()), (2, "warn"));
+    assert_eq!(copied.unwrap(), format!("{a}\n{}\n", r#"{"s":"x","n":null,"b":null,"t":null}"#));
+    // A JSON array is no lines: it is written anew, as JSON Lines.
+    let (out, copied, reencoded) = json_copy(format!("[{a},\n {b}]").as_bytes(), "");
+    assert_eq!(out.report.rows_valid, 2);
+    assert_eq!(copied.unwrap(), reencoded);
+    // No valid line: no file (an empty JSON Lines file cannot be read back).
+    let (out, copied, _) = json_copy(b"{\"s\":null}\n", "");
+    assert_eq!(out.report.rows_valid, 0);
+    assert_eq!(copied, None);
+    assert!(out.report.notes.iter().any(|n| n.contains("no valid file written")), "{:?}", out.report.notes);
+}
+
+#[test]
+fn a_file_changed_during_validation_is_not_copied_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "contacts_2025-05-25.csv", format!("{HEADER}{ROW}").as_bytes());
+    let input = read::read_csv(&path, &contacts_contract()).unwrap();
+    fs::write(&path, format!("{HEADER}{ROW}{ROW}")).unwrap();
+    let source = input.source.as_ref().unwrap();
+    assert!(!source.unchanged());
+    let out = dir.path().join("valid.csv");
+    let contract = contacts_contract();
+    let err = copy::write_valid_lines(source, &out, FileFormat::Csv, contract.schema(), &[], &[], &contract).unwrap_err();
+    assert!(err.to_string().contains("changed while it was being validated"), "{err}");
+    assert!(!out.exists());
+}
+
+// --- valid Parquet files copy their clean row groups -------------------------------------
+
+/// Rewrites a Parquet file with row groups of `rows` rows (same schema).
+fn regroup(path: &Path, out: &Path, rows: usize) {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap()).unwrap();
+    let schema = reader.schema().clone();
+    let props = parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(rows)).build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(fs::File::create(out).unwrap(), schema, Some(props)).unwrap();
+    for b in reader.build().unwrap() {
+        w.write(&b.unwrap()).unwrap();
+    }
+    w.close().unwrap();
+}
+
+/// Each row group's column chunks, as their encoded bytes.
+fn encoded_row_groups(path: &Path) -> Vec<Vec<Vec<u8>>> {
+    let bytes = fs::read(path).unwrap();
+    let meta = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap()).unwrap().metadata().clone();
+    meta.row_groups()
+        .iter()
+        .map(|g| {
+            g.columns()
+                .iter()
+                .map(|c| {
+                    let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset()) as usize;
+                    bytes[start..start + c.compressed_size() as usize].to_vec()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn decoded(path: &Path) -> RecordBatch {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(fs::File::open(path).unwrap()).unwrap();
+    let schema = reader.schema().clone();
+    let batches: Vec<RecordBatch> = reader.build().unwrap().collect::<Result<_, _>>().unwrap();
+    arrow::compute::concat_batches(&schema, &batches).unwrap()
+}
+
+#[test]
+fn clean_parquet_row_groups_are_copied_encoded_and_the_rest_re_encoded() {
+    for kind in crate::generate::DefectKind::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let facts = [Dataset::Contacts, Dataset::FormFills, Dataset::WebsiteActivity];
+        let files = day(dir.path(), &[(kind.name(), 0.005)], &facts.map(|d| (d, FileFormat::Parquet)));
+        for d in facts.into_iter().filter(|d| kind.applies_to(*d)) {
+            let sub = dir.path().join(d.name());
+            fs::create_dir_all(&sub).unwrap();
+            let input = sub.join(files[&d].file_name().unwrap());
+            regroup(&files[&d], &input, 64);
+            let valid = sub.join("valid.parquet");
+            let opts = ValidateOptions { valid_out: Some(valid.clone()), ..options(&files) };
+            let out = validate_path(&input, &Contract::default_for(d).unwrap(), &opts).unwrap();
+            assert!(out.report.rows_invalid > 0, "{kind:?} {d}");
+            // The rows are the valid rows, as today's re-encoding writes them.
+            let (schema, batches) = out.valid.unwrap();
+            assert_eq!(decoded(&valid), arrow::compute::concat_batches(&schema, &batches).unwrap(), "{kind:?} {d}");
+            // Every input row group without a quarantined row is in the output, byte for byte.
+            let q = out.quarantine.unwrap();
+            let bad: BTreeSet<i64> = q.column_by_name(SOURCE_ROW).unwrap().as_primitive::<Int64Type>().values().iter().copied().collect();
+            let written = encoded_row_groups(&valid);
+            let groups = encoded_row_groups(&input);
+            let clean: Vec<usize> = (0..groups.len()).filter(|g| !bad.iter().any(|r| (*r as usize) / 64 == *g)).collect();
+            assert!(!clean.is_empty() && clean.len() < groups.len(), "{kind:?} {d}: {} clean of {}", clean.len(), groups.len());
+            for g in clean {
+                assert!(written.contains(&groups[g]), "{kind:?} {d}: clean row group {g} was not copied");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_parquet_input_with_other_columns_than_the_contracts_is_encoded_anew() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = day(dir.path(), &[], &[(Dataset::Contacts, FileFormat::Parquet)]);
+    let table = decoded(&files[&Dataset::Contacts]);
+    // The same rows with `opted_in` as text: cast to bool, so no column chunk can be copied.
+    let mut columns = table.columns().to_vec();
+    let at = table.schema().index_of("opted_in").unwrap();
+    columns[at] = arrow::compute::cast(&columns[at], &arrow::datatypes::DataType::Utf8).unwrap();
+    let mut fields: Vec<arrow::datatypes::Field> = table.schema().fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields[at] = arrow::datatypes::Field::new("opted_in", arrow::datatypes::DataType::Utf8, true);
+    let text = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), columns).unwrap();
+    let input = dir.path().join("in").join(files[&Dataset::Contacts].file_name().unwrap());
+    crate::validate::write::write_parquet(&input, text.schema(), &[text]).unwrap();
+    let valid = dir.path().join("valid.parquet");
+    let opts = ValidateOptions { valid_out: Some(valid.clone()), ..options(&files) };
+    let out = validate_path(&input, &contacts_contract(), &opts).unwrap();
+    assert_eq!(out.report.rows_invalid, 0);
+    let got = decoded(&valid);
+    assert_eq!(got.schema().field(at).data_type(), &arrow::datatypes::DataType::Boolean);
+    assert_eq!(got.columns(), table.columns());
 }

@@ -1,6 +1,7 @@
 //! Parquet output encoded in parallel: every (row group, column) pair of a window of row
 //! groups is encoded on its own rayon task, then appended in order. Same properties as
-//! `io::FileSink` (Snappy, 262,144-row groups), same atomic rename.
+//! `io::FileSink` (Snappy, 262,144-row groups), same atomic rename. A row group of a
+//! Parquet input can instead be copied as its encoded column chunks (`CopyFrom`).
 
 use std::fs::{self, File};
 use std::path::Path;
@@ -11,8 +12,10 @@ use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
+use parquet::column::writer::ColumnCloseResult;
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::ColumnPath;
+use parquet::schema::types::{ColumnPath, SchemaDescriptor};
 use rayon::prelude::*;
 
 use crate::datasets::FileFormat;
@@ -42,12 +45,39 @@ struct Piece {
     drop: Vec<u32>,
 }
 
-/// Row groups of at most PARQUET_ROW_GROUP_ROWS written rows, as ranges of the parts.
-fn row_groups(parts: &[Part]) -> Vec<Vec<Piece>> {
+/// Row groups of a Parquet input to copy as they are encoded, in place of their rows.
+pub struct CopyFrom<'a> {
+    pub file: &'a File,
+    pub metadata: &'a ParquetMetaData,
+    /// Per part: the input row group it is (a part of), when that row group is copied whole.
+    pub part_row_groups: Vec<Option<usize>>,
+}
+
+/// One output row group.
+enum Group {
+    /// Rows of the parts, encoded.
+    Encode(Vec<Piece>),
+    /// An input row group, copied.
+    Copy(usize),
+}
+
+/// Row groups of at most PARQUET_ROW_GROUP_ROWS written rows, as ranges of the parts; a
+/// part of a copied input row group is that row group instead.
+fn row_groups(parts: &[Part], copied: &[Option<usize>]) -> Vec<Group> {
     let mut groups = Vec::new();
     let mut current: Vec<Piece> = Vec::new();
     let mut rows = 0;
     for (pi, p) in parts.iter().enumerate() {
+        if let Some(&Some(rg)) = copied.get(pi) {
+            if rows > 0 {
+                groups.push(Group::Encode(std::mem::take(&mut current)));
+                rows = 0;
+            }
+            if !matches!(groups.last(), Some(Group::Copy(last)) if *last == rg) {
+                groups.push(Group::Copy(rg));
+            }
+            continue;
+        }
         let n = p.batch.num_rows();
         let mut start = 0;
         let mut k = 0; // the first dropped row at or after `start`
@@ -69,13 +99,13 @@ fn row_groups(parts: &[Part]) -> Vec<Vec<Piece>> {
             rows += taken;
             start = end;
             if rows == PARQUET_ROW_GROUP_ROWS {
-                groups.push(std::mem::take(&mut current));
+                groups.push(Group::Encode(std::mem::take(&mut current)));
                 rows = 0;
             }
         }
     }
     if rows > 0 {
-        groups.push(current);
+        groups.push(Group::Encode(current));
     }
     groups
 }
@@ -106,18 +136,19 @@ fn mostly_distinct(column: &ArrayRef) -> bool {
 
 pub fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> Result<u64, IoError> {
     let parts: Vec<Part> = batches.iter().map(|batch| Part { batch, drop: &[] }).collect();
-    write_parquet_parts(path, schema, &parts)
+    write_parquet_parts(path, schema, &parts, None)
 }
 
 /// Writes the parts' rows (without their dropped rows) in order; the filtering happens
 /// per row group and column inside the parallel encoding, so the kept rows are never
-/// copied as a whole.
-pub fn write_parquet_parts(path: &Path, schema: SchemaRef, parts: &[Part]) -> Result<u64, IoError> {
+/// copied as a whole. With `copy`, the parts of each copied input row group are written as
+/// that row group's column chunks, when the input's columns are the ones written.
+pub fn write_parquet_parts(path: &Path, schema: SchemaRef, parts: &[Part], copy: Option<&CopyFrom>) -> Result<u64, IoError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     ensure_dir(dir)?;
     let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = write_to(&tmp, path, schema, parts).and_then(|()| {
+    let result = write_to(&tmp, path, schema, parts, copy).and_then(|()| {
         fs::rename(&tmp, path).map_err(|source| IoError::Write { path: path.to_path_buf(), source })
     });
     if result.is_err() {
@@ -127,12 +158,20 @@ pub fn write_parquet_parts(path: &Path, schema: SchemaRef, parts: &[Part]) -> Re
     Ok(fs::metadata(path).map(|m| m.len()).unwrap_or(0))
 }
 
-fn write_to(tmp: &Path, path: &Path, schema: SchemaRef, parts: &[Part]) -> Result<(), IoError> {
+/// The same Parquet columns: an encoded column chunk of one is one of the other.
+fn same_columns(a: &SchemaDescriptor, b: &SchemaDescriptor) -> bool {
+    a.num_columns() == b.num_columns() && a.columns().iter().zip(b.columns()).all(|(x, y)| x == y)
+}
+
+fn write_to(tmp: &Path, path: &Path, schema: SchemaRef, parts: &[Part], copy: Option<&CopyFrom>) -> Result<(), IoError> {
     let file = File::create(tmp).map_err(|source| IoError::Write { path: path.to_path_buf(), source })?;
     let mut props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP_ROWS))
-        .set_statistics_enabled(EnabledStatistics::Chunk);
+        .set_statistics_enabled(EnabledStatistics::Chunk)
+        // A file's column chunks all have an offset index or none has (the footer writer
+        // requires it), and a copied chunk's input may have none: with copies, none has.
+        .set_offset_index_disabled(copy.is_some());
     // Dictionary encoding pays for columns with few distinct values (industry, country)
     // and only costs for near-unique ones (ids, emails): decide per column from a sample.
     // Near-unique text also gets no min/max statistics: they prune nothing and cost a
@@ -153,20 +192,28 @@ fn write_to(tmp: &Path, path: &Path, schema: SchemaRef, parts: &[Part]) -> Resul
     let (mut writer, factory) = ArrowWriter::try_new(file, schema.clone(), Some(props))
         .and_then(|w| w.into_serialized_writer())
         .map_err(|e| encode_err(path, e))?;
-    let groups = row_groups(parts);
+    let copy = copy.filter(|c| same_columns(writer.schema_descr(), c.metadata.file_metadata().schema_descr()));
+    let groups = row_groups(parts, copy.map_or(&[][..], |c| &c.part_row_groups));
     let window = rayon::current_num_threads().max(1) * 2;
     for (w, window_groups) in groups.chunks(window).enumerate() {
-        let tasks: Vec<(usize, usize)> =
-            (0..window_groups.len()).flat_map(|g| (0..schema.fields().len()).map(move |c| (g, c))).collect();
+        let tasks: Vec<(usize, &[Piece], usize)> = window_groups
+            .iter()
+            .enumerate()
+            .filter_map(|(g, group)| match group {
+                Group::Encode(pieces) => Some((g, pieces.as_slice())),
+                Group::Copy(_) => None,
+            })
+            .flat_map(|(g, pieces)| (0..schema.fields().len()).map(move |c| (g, pieces, c)))
+            .collect();
         let chunks: Vec<ArrowColumnChunk> = tasks
             .par_iter()
-            .map(|&(g, c)| {
+            .map(|&(g, pieces, c)| {
                 let rg_index = w * window + g;
                 let mut writers = factory.create_column_writers(rg_index).map_err(|e| encode_err(path, e))?;
                 // One leaf per column: the contract's types are all flat.
                 let mut col_writer = writers.swap_remove(c);
                 let field = schema.field(c);
-                for piece in &window_groups[g] {
+                for piece in pieces {
                     let column = piece_column(parts, piece, c).map_err(|e| encode_err(path, e))?;
                     for leaf in compute_leaves(field, &column).map_err(|e| encode_err(path, e))? {
                         col_writer.write(&leaf).map_err(|e| encode_err(path, e))?;
@@ -177,10 +224,29 @@ fn write_to(tmp: &Path, path: &Path, schema: SchemaRef, parts: &[Part]) -> Resul
             .collect::<Result<_, IoError>>()?;
         let ncols = schema.fields().len();
         let mut it = chunks.into_iter();
-        for _ in 0..window_groups.len() {
+        for group in window_groups {
             let mut rg = writer.next_row_group().map_err(|e| encode_err(path, e))?;
-            for chunk in it.by_ref().take(ncols) {
-                chunk.append_to_row_group(&mut rg).map_err(|e| encode_err(path, e))?;
+            match group {
+                Group::Encode(_) => {
+                    for chunk in it.by_ref().take(ncols) {
+                        chunk.append_to_row_group(&mut rg).map_err(|e| encode_err(path, e))?;
+                    }
+                }
+                Group::Copy(i) => {
+                    let copy = copy.ok_or_else(|| encode_err(path, "a row group to copy without its input"))?;
+                    let input = copy.metadata.row_group(*i);
+                    for column in input.columns() {
+                        let close = ColumnCloseResult {
+                            bytes_written: column.compressed_size() as u64,
+                            rows_written: input.num_rows() as u64,
+                            metadata: column.clone(),
+                            bloom_filter: None,
+                            column_index: None,
+                            offset_index: None,
+                        };
+                        rg.append_column(copy.file, close).map_err(|e| encode_err(path, e))?;
+                    }
+                }
             }
             rg.close().map_err(|e| encode_err(path, e))?;
         }
@@ -247,7 +313,7 @@ mod tests {
         let parts: Vec<Part> = batches.iter().zip(&drops).map(|(batch, d)| Part { batch, drop: d }).collect();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.parquet");
-        write_parquet_parts(&path, schema.clone(), &parts).unwrap();
+        write_parquet_parts(&path, schema.clone(), &parts, None).unwrap();
         let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
         let sizes: Vec<i64> = reader.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
         let read: Vec<RecordBatch> = reader.build().unwrap().collect::<Result<_, _>>().unwrap();
