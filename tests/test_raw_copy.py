@@ -16,7 +16,8 @@ import marketing_core as mc
 from conftest import DS
 
 FACTS = ("contacts", "form_fills", "website_activity")
-HEADER = "contact_id,first_name,last_name,email,company,industry,lead_source,job_title,country,opted_in,signup_date"
+# The contract's columns in order (from the domain; no second spelling of the list).
+HEADER = ",".join(mc.load_contract(dataset="contacts").columns)
 ROW = "123e4567-e89b-12d3-a456-426614174000,Ann,Lee,ann.lee1@acme.com,Acme,Retail,Web,CTO,France,true,2025-05-25 10:00:00"
 
 
