@@ -31,9 +31,6 @@ class Setting:
         value = (os.environ if env is None else env).get(self.name)
         return value if value else self.default
 
-    def is_set(self) -> bool:
-        return bool(os.environ.get(self.name))
-
     def set(self, value: str, env: MutableMapping[str, str] | None = None) -> None:
         """Sets it in ``env`` (default: this process's environment), for readers this
         process starts or hands the environment to (dbt, the Airflow subprocess)."""

@@ -129,7 +129,7 @@ def run_dbt(
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     settings.DUCKDB_PATH.set(str(duckdb_path(duckdb)))
     ext = httpfs_extension_path()
-    if ext and not settings.HTTPFS_EXTENSION.is_set():
+    if ext and not settings.HTTPFS_EXTENSION.get():
         settings.HTTPFS_EXTENSION.set(ext)
     project = str(project_dir())
     full = [

@@ -496,22 +496,28 @@ impl Existing {
     }
 }
 
-/// The multipart ETag S3 gives parts with these ETags: the MD5 of their MD5s, `-<count>`.
-/// None when a part's ETag is not an MD5 (SSE-KMS, other servers): then the object is
-/// named by nothing we can recompute, and a rerun reports it as other content, never as
-/// the same.
+/// The multipart ETag of parts with these MD5s: the MD5 of the MD5s, `-<count>`.
+fn multipart_e_tag_of_digests(digests: &[[u8; 16]]) -> String {
+    format!("{}-{}", md5_hex(digests.concat().as_slice()), digests.len())
+}
+
+/// The multipart ETag S3 gives parts with these ETags. None when a part's ETag is not an
+/// MD5 (SSE-KMS, other servers): then the object is named by nothing we can recompute,
+/// and a rerun reports it as other content, never as the same.
 fn multipart_e_tag_of_parts(part_e_tags: &[&str]) -> Option<String> {
-    let mut digests = Vec::with_capacity(part_e_tags.len() * 16);
-    for tag in part_e_tags {
-        let tag = tag.trim_matches('"');
-        if tag.len() != 32 {
-            return None;
-        }
-        for i in (0..32).step_by(2) {
-            digests.push(u8::from_str_radix(tag.get(i..i + 2)?, 16).ok()?);
-        }
-    }
-    Some(format!("{}-{}", md5_hex(&digests), part_e_tags.len()))
+    let digests = part_e_tags
+        .iter()
+        .map(|tag| {
+            let tag = tag.trim_matches('"');
+            let mut digest = [0u8; 16];
+            (tag.len() == 32).then_some(())?;
+            for (i, byte) in digest.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(tag.get(2 * i..2 * i + 2)?, 16).ok()?;
+            }
+            Some(digest)
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(multipart_e_tag_of_digests(&digests))
 }
 
 /// The multipart ETag the file would get in parts of `part_size` bytes: the parts are
@@ -523,22 +529,15 @@ fn multipart_e_tag_of_file(path: &Path, part_size: u64, len: u64) -> std::io::Re
     let digests: Vec<[u8; 16]> = (0..count)
         .into_par_iter()
         .map(|i| {
-            let start = i * part_size;
-            let want = part_size.min(len - start) as usize;
-            let mut buf = vec![0u8; want];
-            let mut filled = 0;
-            while filled < want {
-                let n = std::os::unix::fs::FileExt::read_at(&file, &mut buf[filled..], start + filled as u64)?;
-                if n == 0 {
-                    return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file became shorter"));
-                }
-                filled += n;
+            let want = part_size.min(len - i * part_size) as usize;
+            let buf = read_at_most(&file, i * part_size, want)?;
+            if buf.len() < want {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file became shorter"));
             }
             Ok(Md5::digest(&buf).into())
         })
         .collect::<std::io::Result<_>>()?;
-    let tags: Vec<String> = digests.iter().map(|d| hex(d)).collect();
-    Ok(multipart_e_tag_of_parts(&tags.iter().map(String::as_str).collect::<Vec<_>>()).expect("hex MD5s"))
+    Ok(multipart_e_tag_of_digests(&digests))
 }
 
 /// What is known of the local file's content, each name computed once, when needed.
@@ -788,26 +787,29 @@ async fn remove_local_staging(ctx: &Ctx, tmp: &ObjectPath) {
 /// buffer on the blocking pool (tokio's `File` reads in 2 MiB steps through a buffer of
 /// its own, an extra copy and four thread hand-offs per 8 MiB part).
 async fn read_part(file: Arc<std::fs::File>, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
-    tokio::task::spawn_blocking(move || {
-        let mut buf = vec![0u8; len];
-        let mut filled = 0;
-        while filled < len {
-            #[cfg(unix)]
-            let read = std::os::unix::fs::FileExt::read_at(&*file, &mut buf[filled..], offset + filled as u64);
-            #[cfg(windows)]
-            let read = std::os::windows::fs::FileExt::seek_read(&*file, &mut buf[filled..], offset + filled as u64);
-            match read {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+    tokio::task::spawn_blocking(move || read_at_most(&file, offset, len))
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+}
+
+/// Up to `len` bytes of `file` at `offset` by positioned reads (fewer only at its end).
+fn read_at_most(file: &std::fs::File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    let mut filled = 0;
+    while filled < len {
+        #[cfg(unix)]
+        let read = std::os::unix::fs::FileExt::read_at(file, &mut buf[filled..], offset + filled as u64);
+        #[cfg(windows)]
+        let read = std::os::windows::fs::FileExt::seek_read(file, &mut buf[filled..], offset + filled as u64);
+        match read {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        buf.truncate(filled);
-        Ok(buf)
-    })
-    .await
-    .map_err(|e| std::io::Error::other(e.to_string()))?
+    }
+    buf.truncate(filled);
+    Ok(buf)
 }
 
 /// The completion's condition for a write mode: create-only, or replace the ETag seen.
